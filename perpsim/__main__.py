@@ -1,0 +1,3 @@
+from perpsim.cli.main import app
+
+app()

@@ -1,0 +1,76 @@
+"""The ``perpsim`` command line. It translates arguments and prints; the core decides."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="perpsim: an offline Binance USD-M perpetual-futures venue.")
+
+#: Benchmarks by name: each is a module ``benchmarks.<name>`` with ``run(quick: bool) -> dict``.
+BENCHMARKS = ("core", "matching", "liquidation", "venue", "serve")
+
+
+@app.command()
+def calc(file: Path = typer.Option(None, "--file", "-f", help="Read the JSON document from this file, not stdin.")):
+    """Risk calculator: liquidation price, margin figures and cost to open, JSON in and out."""
+    from perpsim.core.calculator import CalcError, calculate
+
+    try:
+        text = file.read_text() if file else sys.stdin.read()
+    except OSError as e:
+        typer.echo(f"error: file: {e.strerror}", err=True)
+        raise typer.Exit(2)
+    try:
+        doc = json.loads(text, parse_float=Decimal)
+    except (json.JSONDecodeError, RecursionError) as e:
+        typer.echo(f"error: document: not valid JSON ({e})", err=True)
+        raise typer.Exit(2)
+    try:
+        result = calculate(doc)
+    except CalcError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps(result, indent=2))
+
+
+@app.command()
+def bench(name: str = typer.Argument(..., help=f"One of {', '.join(BENCHMARKS)}, or 'all'."),
+          quick: bool = typer.Option(False, "--quick", help="A smaller workload, for CI and a first look.")):
+    """Run a benchmark; its figures print as it goes, the last line is one JSON object."""
+    names = BENCHMARKS if name == "all" else (name,)
+    if name != "all" and name not in BENCHMARKS:
+        typer.echo(f"error: unknown benchmark {name!r}; one of {', '.join(BENCHMARKS)}, or 'all'", err=True)
+        raise typer.Exit(2)
+    results = []
+    for n in names:
+        try:
+            module = importlib.import_module(f"benchmarks.{n}")
+        except ModuleNotFoundError as e:
+            if name != "all" or e.name != f"benchmarks.{n}":
+                raise
+            typer.echo(f"[{n}] not built yet, skipped")
+            continue
+        typer.echo(f"[{n}] running{' (quick)' if quick else ''}...")
+        result = module.run(quick=quick)
+        typer.echo(json.dumps(result))
+        results.append(result)
+    if name == "all":
+        typer.echo(json.dumps({"benchmark": "all", "results": results}))
+
+
+@app.command()
+def demo():
+    """A short session on the clearing core: two traders, a trade, a price move, the figures."""
+    from perpsim.cli.demo import run_demo
+
+    run_demo()
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,68 @@
+"""Immutable events: what a command changed. The venue publishes them; read models store them.
+
+Amounts are ints of 1e-8 units. ``reason`` on a balance change is Binance's income type
+or ACCOUNT_UPDATE reason where one exists (REALIZED_PNL, COMMISSION, FUNDING_FEE,
+INSURANCE_CLEAR, TRANSFER, DEPOSIT, WITHDRAW, MARGIN_TRANSFER, ISOLATED_MARGIN ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChanged:
+    account_id: int
+    wallet: str          # SPOT, FUNDING, FUTURES, EARN or ISOLATED
+    asset: str
+    delta: int
+    balance: int         # the wallet's balance after the change
+    reason: str
+    symbol: str = ""
+    time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged:
+    account_id: int
+    symbol: str
+    position_side: str
+    qty: int
+    entry_price: int
+    isolated_wallet: int
+    isolated: bool
+    time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TradeSettled:
+    """One side of a fill, settled: what Binance reports in ORDER_TRADE_UPDATE and userTrades."""
+
+    account_id: int
+    symbol: str
+    side: str            # BUY or SELL
+    position_side: str
+    qty: int
+    price: int
+    commission: int
+    commission_asset: str
+    realized_pnl: int
+    maker: bool
+    time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """Leverage, margin type or position mode (ACCOUNT_CONFIG_UPDATE)."""
+
+    account_id: int
+    symbol: str          # "" for account-wide settings
+    setting: str         # leverage, marginType, dualSidePosition
+    value: object
+    time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MarkPriceSet:
+    symbol: str
+    price: int
+    time: int = 0
