@@ -18,6 +18,7 @@ from perpsim.core.funding import (
     funding_times,
     impact_margin_notional,
     impact_price,
+    IntervalPolicy,
     interval_after_settlement,
     interval_ms,
     next_funding_time,
@@ -263,3 +264,21 @@ def test_payment_zero_sum_and_direction(q, mark, f):
 
 def test_funding_rate_result_type():
     assert isinstance(funding_rate(0), FundingRate)
+
+
+def test_interval_policy_hourly_on_cap_then_revert():
+    pol = IntervalPolicy(8)
+    calm = funding_rate(0, FundingParams(interval_hours=1, interest_rate=0))
+    assert calm.rate == 0
+    assert pol.after_settlement(funding_rate(pct("0.0429"), BTC)) == 8
+    assert pol.after_settlement(funding_rate(pct("-0.40"), BTC)) == 1
+    for _ in range(35):
+        assert pol.after_settlement(calm) == 1
+    busy = FundingRate(pct("0.01"), pct("0.01"), False)
+    assert pol.after_settlement(busy) == 1      # streak broken
+    for _ in range(35):
+        assert pol.after_settlement(calm) == 1
+    assert pol.after_settlement(calm) == 4      # 36th calm cycle -> 4 h from the next
+    never = IntervalPolicy(8, revert_cycles=None)
+    never.after_settlement(funding_rate(pct("-0.40"), BTC))
+    assert all(never.after_settlement(calm) == 1 for _ in range(100))

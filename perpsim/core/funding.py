@@ -37,6 +37,7 @@ __all__ = [
     "funding_payment",
     "funding_income",
     "interval_after_settlement",
+    "IntervalPolicy",
 ]
 
 HOUR_MS = 3_600_000
@@ -244,10 +245,42 @@ def funding_rate(average_premium: int, params: FundingParams = FundingParams()) 
 
 def interval_after_settlement(current_hours: int, settled: FundingRate) -> int:
     """From 2025-05-02 08:00 UTC: if the rate *at settlement* hit the cap or floor, the next
-    settlements are hourly [P]. The way back to a longer interval has two conflicting published
-    versions (section 5.3), so it is left to the operator [I]."""
+    settlements are hourly [P]; touching the cap between settlements does nothing [P]. For the
+    way back to a longer interval see ``IntervalPolicy``."""
     _check_interval(current_hours)
     return 1 if settled.capped else current_hours
+
+
+class IntervalPolicy:
+    """The automatic funding-interval changes of one symbol (section 5.3).
+
+    - Cap or floor hit at settlement -> hourly from the next settlement [P, 2025-05-02].
+    - While hourly: ``revert_cycles`` consecutive settlements with ``|rate| <= revert_abs_rate``
+      -> ``revert_hours`` from the next one. Defaults: 0.002 %, 36 cycles, 4 h (rule from
+      2025-09-01) [P via mirrors]; a later rule (0.025 %, 16 cycles, from 2026-01-02) is [S].
+      The two conflict, so both numbers are parameters; ``revert_cycles=None`` disables reverting.
+    Binance applies changes "within about 15 minutes" [P]; here they apply at the next settlement [I].
+    """
+
+    def __init__(self, hours: int = DEFAULT_INTERVAL_HOURS, revert_abs_rate: int = 2_000,
+                 revert_cycles: int | None = 36, revert_hours: int = 4):
+        _check_interval(hours)
+        _check_interval(revert_hours)
+        self.hours = hours
+        self.revert_abs_rate = revert_abs_rate
+        self.revert_cycles = revert_cycles
+        self.revert_hours = revert_hours
+        self.calm_cycles = 0
+
+    def after_settlement(self, settled: FundingRate) -> int:
+        """Record one settlement; returns the interval (hours) until the next one."""
+        if settled.capped:
+            self.hours, self.calm_cycles = 1, 0
+        elif self.hours == 1 and self.revert_cycles is not None:
+            self.calm_cycles = self.calm_cycles + 1 if abs(settled.rate) <= self.revert_abs_rate else 0
+            if self.calm_cycles >= self.revert_cycles:
+                self.hours, self.calm_cycles = self.revert_hours, 0
+        return self.hours
 
 
 # --------------------------------------------------------------------------------------------
