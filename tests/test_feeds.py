@@ -168,6 +168,13 @@ def test_binance_vision_kind_from_folder(tmp_path, folder, kind):
         assert ks[0].low == -P("0.00003")
 
 
+def test_headerless_iso_dates(tmp_path):
+    f = tmp_path / "XRPUSDT-1h-noheader.csv"
+    f.write_text("2021-11-17T01:00:00.000Z,1.0801,1.09758,1.07654,1.07925,3153694.607359\n")
+    (k,) = read_klines(f)
+    assert k.ts_ms == ms("2021-11-17T01:00:00") and k.close_ms == k.ts_ms + 3_599_999
+
+
 def test_binance_vision_microsecond_times(tmp_path):
     f = tmp_path / "BTCUSDT-1m-2025-01-02.csv"
     f.write_text("1735776000000000,1,2,0.5,1.5,10,1735776059999999,0,1,0,0,0\n")
@@ -215,6 +222,7 @@ def test_interval_to_ms():
     ("1,1,2,0.5,1.5\n2,1,2,nan,1.5\n", 2, "not a finite number"),
     ("1,1,2,0,1.5\n", 1, "must be > 0"),
     ("yesterday,1,2,0.5,1.5\n", 1, "unknown column"),
+    ("1,1,2,0.5,1.5,-3\n", 1, "must be >= 0"),
     ("date,open,high,low,close\nyesterday,1,2,0.5,1.5\n", 2, "not a timestamp"),
 ])
 def test_malformed_klines_name_file_and_line(tmp_path, body, line, words):

@@ -184,7 +184,7 @@ class PremiumAverage:
         return self.start_ms + self.interval_hours * HOUR_MS
 
     def observe(self, t_ms: int, premium: int) -> None:
-        """The premium index changed to ``premium`` at ``t_ms`` (start < t <= end)."""
+        """The premium index changed to ``premium`` at ``t_ms`` (start <= t <= end)."""
         if t_ms < self.start_ms or t_ms > self.end_ms:
             raise ValueError(f"t_ms {t_ms} outside the funding period ({self.start_ms}, {self.end_ms}]")
         self._sampler.observe(t_ms, premium)

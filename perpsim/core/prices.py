@@ -200,7 +200,11 @@ def price1(index: int, last_funding_rate: int, time_until_funding_ms: int, inter
     """Price1 = index x (1 + lastFundingRate x timeUntilNextFunding / fundingInterval) [P].
 
     FAQ 360033525071; the 2019 example (TV-MARK-1): 10,000 x (1 + 0.03 % x 4/8) = 10,001.5.
-    Rounded once, half away from zero.
+    Rounded once, half away from zero. Which rate to pass is the caller's choice [I]: the FAQ
+    says "last funding rate"; the Mark-Price API doc (``GET /fapi/v1/premiumIndex``) glosses
+    ``lastFundingRate`` as the "most recently updated funding rate" (zh-CN page), which reads
+    like the running estimate ``funding_rate(PremiumAverage.average(now))`` rather than the last
+    settled rate. Not confirmed.
     """
     if interval_ms <= 0:
         raise ValueError("interval_ms must be > 0")

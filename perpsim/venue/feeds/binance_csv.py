@@ -93,8 +93,11 @@ def _kind_from_path(path: Path) -> str:
 def _header(row: list[str], aliases: dict[str, str], where: str) -> dict[str, int] | None:
     """Column map from a header row, or None when the row is data (first cell numeric)."""
     first = row[0].strip().lstrip("\ufeff")
-    if first.lstrip("-").isdigit():
-        return None
+    try:
+        _io.time_ms(first, where, 1, "time")
+        return None  # the first cell is a time: a data row, no header
+    except FeedError:
+        pass
     cols: dict[str, int] = {}
     for i, name in enumerate(row):
         key = name.strip().lstrip("\ufeff").lower()
@@ -159,6 +162,8 @@ def read_klines(path: str | Path, kind: str | None = None, symbol: str | None = 
                 raise FeedError(where, line, f"inconsistent candle: open {o} high {h} low {lo} close {c} (1e-8 units)")
             if not signed and lo <= 0:
                 raise FeedError(where, line, "prices must be > 0")
+            if any(v is not None and v < 0 for v in (vol, qv, cnt, tbv, tbq)):
+                raise FeedError(where, line, "volumes and counts must be >= 0")
             if close_ms is not None and close_ms < ts:
                 raise FeedError(where, line, "close_time before open_time")
             if last_ts is not None and ts <= last_ts:
