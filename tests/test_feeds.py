@@ -24,6 +24,8 @@ from perpsim.venue.feeds import (
     SyntheticParams,
     Trade,
     interval_to_ms,
+    kline_ticks,
+    merge,
     read_funding_rates,
     read_klines,
     read_ws_capture,
@@ -419,3 +421,30 @@ def test_synthetic_single_regime_no_jumps_is_plain_gbm():
     assert 0.7 < ann < 0.9
     with pytest.raises(ValueError):
         SyntheticParams(start_price=0, tick=1)
+
+
+# ------------------------------------------------------------------ replay helpers
+
+
+def test_kline_ticks_on_the_crash_bar(xrp):
+    ks = [k for k in read_klines(xrp / "XRP_USDT_USDT-8h-mark.csv", kind="trade")
+          if ms("2021-12-03T16:00:00") <= k.ts_ms <= ms("2021-12-04T08:00:00")]
+    ticks = list(kline_ticks(ks))
+    assert len(ticks) == 4 * len(ks) == 12
+    assert all(a.ts_ms <= b.ts_ms for a, b in zip(ticks, ticks[1:]))
+    crash = ticks[4:8]  # down candle: open, high, low, close
+    assert [t.price for t in crash] == [P("0.9212"), P("0.9246"), P("0.5764"), P("0.7497")]
+    assert crash[0].ts_ms == ms("2021-12-04T00:00:00") and crash[3].ts_ms == ms("2021-12-04T07:59:59.999")
+    with pytest.raises(ValueError):
+        list(kline_ticks([Kline("X", "trade", 0, None, 1, 1, 1, 1)]))
+
+
+def test_merge_by_time(xrp, ticks_dir):
+    funding = read_funding_rates(xrp / "XRP_USDT_USDT-8h-funding_rate.csv")
+    marks = read_klines(xrp / "XRP_USDT_USDT-1h-mark.csv")
+    merged = list(merge(marks, funding))
+    assert len(merged) == 191
+    assert all(a.ts_ms <= b.ts_ms for a, b in zip(merged, merged[1:]))
+    a = OperatorFeed("A", P("1")).ticks(0, 10, 5)
+    b = OperatorFeed("B", P("2")).ticks(0, 10, 5)
+    assert [t.symbol for t in merge(a, b)] == ["A", "B"] * 3

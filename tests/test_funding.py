@@ -66,6 +66,9 @@ def test_tv_fund_5_floor_and_hourly_switch():
     r2 = funding_rate(pct("-0.30"), BTC)
     assert r2.rate == pct("-0.25") and not r2.capped
     assert interval_after_settlement(8, r2) == 8
+    # settling exactly at the floor reaches it
+    r3 = funding_rate(pct("-0.35"), BTC)
+    assert r3.rate == r3.raw == pct("-0.30") and r3.capped
 
 
 def test_tv_fund_pay():
@@ -132,7 +135,8 @@ def test_rate_bounded_by_cap_and_floor(avg, hours):
     p = FundingParams(interval_hours=hours, cap=P("0.0075"), floor=-P("0.0075"))
     r = funding_rate(avg, p)
     assert p.floor <= r.rate <= p.cap
-    assert r.capped == (r.rate != r.raw)
+    assert r.capped == (r.raw >= p.cap or r.raw <= p.floor)
+    assert r.capped or r.rate == r.raw
     # the clamp moves the 8 h rate at most 0.05 % from the premium
     raw8 = r.raw * 8 // hours
     assert abs(raw8 - avg) <= pct("0.05") + 8

@@ -219,8 +219,9 @@ class PremiumAverage:
 @dataclass(frozen=True)
 class FundingRate:
     """A computed rate: ``rate`` is what settles (capped); ``raw`` is before cap/floor;
-    ``capped`` tells whether cap or floor was hit (which switches the symbol to hourly funding
-    from 2025-05-02 [P])."""
+    ``capped`` tells whether the rate reached the cap or floor, which switches the symbol to
+    hourly funding from 2025-05-02 [P]. A raw rate exactly at the limit counts as reaching it
+    [I: the announcement says "reaches"]."""
 
     rate: int
     raw: int
@@ -240,7 +241,7 @@ def funding_rate(average_premium: int, params: FundingParams = FundingParams()) 
     raw8 = p + min(max(params.interest_rate - p, -band), band)
     raw = round_div(raw8 * params.interval_hours, 8)
     rate = min(max(raw, params.floor), params.cap)
-    return FundingRate(rate, raw, rate != raw)
+    return FundingRate(rate, raw, raw >= params.cap or raw <= params.floor)
 
 
 def interval_after_settlement(current_hours: int, settled: FundingRate) -> int:

@@ -154,14 +154,14 @@ def compute_index(
     med = median([c.price for c in fresh])
     outliers = tuple(c.source for c in fresh if _is_outlier(c.price, med, rule.deviation))
 
+    if rule.multi_outlier_median and len(outliers) > 1:
+        used = tuple((c.source, c.price, c.weight) for c in fresh)
+        return IndexResult(med, "median", used, outliers, tuple(stale))
     if rule.cap:
         hi = mul(med, ONE + rule.deviation)
         lo = mul(med, ONE - rule.deviation)
         used = tuple((c.source, min(max(c.price, lo), hi), c.weight) for c in fresh)
     else:
-        if rule.multi_outlier_median and len(outliers) > 1:
-            used = tuple((c.source, c.price, c.weight) for c in fresh)
-            return IndexResult(med, "median", used, outliers, tuple(stale))
         used = tuple((c.source, c.price, 0 if c.source in outliers else c.weight) for c in fresh)
     total_w = sum(w for _, _, w in used)
     if total_w == 0:

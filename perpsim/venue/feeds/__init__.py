@@ -4,6 +4,7 @@
 - ``SyntheticFeed``: seeded GBM with jumps and volatility regimes, on the tick.
 - ``read_klines`` / ``read_funding_rates``: Binance public-data CSV files (and freqtrade's).
 - ``read_ws_capture``: a raw Binance USD-M WebSocket capture (hftbacktest's format).
+- ``merge``: one time-ordered stream from several; ``kline_ticks``: candles to price ticks.
 
 Every record is a frozen dataclass with int ms timestamps and int 1e-8 prices (``records``);
 malformed data raises ``FeedError`` naming file and line.
@@ -22,6 +23,7 @@ from .records import (
     PriceTick,
     Trade,
 )
+from .replay import kline_ticks, merge
 from .synthetic import Regime, SyntheticFeed, SyntheticParams
 from .ws_capture import read_ws_capture
 
@@ -40,6 +42,8 @@ __all__ = [
     "Trade",
     "Wick",
     "interval_to_ms",
+    "kline_ticks",
+    "merge",
     "read_funding_rates",
     "read_klines",
     "read_ws_capture",
