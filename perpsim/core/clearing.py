@@ -179,10 +179,18 @@ class ClearingHouse:
 
     # ------------------------------------------------------------------ futures settings
     def config(self, acct: Account, symbol: str) -> SymbolConfig:
+        """A symbol's settings; the default (20x, cross) until the account changes them. Reads only."""
         cfg = acct.configs.get(symbol)
         if cfg is None:
             ins = get_instrument(self.instruments, symbol)
-            cfg = acct.configs[symbol] = SymbolConfig(min(DEFAULT_LEVERAGE, ins.brackets.max_leverage))
+            cfg = SymbolConfig(min(DEFAULT_LEVERAGE, ins.brackets.max_leverage))
+        return cfg
+
+    def _stored_config(self, acct: Account, symbol: str) -> SymbolConfig:
+        """The settings object kept on the account (stored on first write)."""
+        cfg = acct.configs.get(symbol)
+        if cfg is None:
+            cfg = acct.configs[symbol] = self.config(acct, symbol)
         return cfg
 
     def set_leverage(self, account_id: int, symbol: str, leverage: int, now: int = 0) -> tuple[int, list]:
@@ -196,17 +204,16 @@ class ClearingHouse:
         max_notional = table.max_notional(leverage)
         positions = [p for p in acct.open_positions() if p.symbol == symbol]
         mark = self.mark(symbol)
-        if any(notional(p.qty, mark) > max_notional for p in positions):
+        if any(notional(p.qty, mark or p.entry_price) > max_notional for p in positions):
             raise VenueError(E.MAX_POSITION, "Exceeded the maximum allowable position at current leverage.")
         if leverage < cfg.leverage and any(p.isolated for p in positions):
             raise VenueError(-4161, "Leverage reduction is not supported in Isolated Margin Mode with open positions")
         old = cfg.leverage
+        cfg = self._stored_config(acct, symbol)
         cfg.leverage = leverage
-        if leverage < old and positions and not positions[0].isolated:
-            asset = ins.margin_asset
-            if self.cross_figures(account_id, asset).available_balance <= 0 and self._cross_shortfall(acct, asset):
-                cfg.leverage = old
-                raise VenueError(E.MARGIN_INSUFFICIENT, "Margin is insufficient.")
+        if leverage < old and positions and self._cross_shortfall(acct, ins.margin_asset):
+            cfg.leverage = old
+            raise VenueError(E.MARGIN_INSUFFICIENT, "Margin is insufficient.")
         return max_notional, [ConfigChanged(account_id, symbol, "leverage", leverage, now)]
 
     def _cross_shortfall(self, acct: Account, asset: str) -> bool:
@@ -226,7 +233,7 @@ class ClearingHouse:
             raise VenueError(E.MARGIN_TYPE_OPEN_ORDERS, "Margin type cannot be changed if there exists open orders.")
         if acct.has_position(symbol):
             raise VenueError(E.MARGIN_TYPE_POSITION, "Margin type cannot be changed if there exists position.")
-        cfg.isolated = isolated
+        self._stored_config(acct, symbol).isolated = isolated
         for side in (BOTH, LONG, SHORT):
             acct.positions.pop((symbol, side), None)  # flat: the next fill opens it in the new mode
         return [ConfigChanged(account_id, symbol, "marginType", "ISOLATED" if isolated else "CROSSED", now)]
@@ -274,7 +281,7 @@ class ClearingHouse:
     def position(self, acct: Account, symbol: str, position_side: str) -> Position:
         pos = acct.positions.get((symbol, position_side))
         if pos is None:
-            cfg = self.config(acct, symbol)
+            cfg = self._stored_config(acct, symbol)
             wallet = None
             if cfg.isolated:
                 asset = self.instruments[symbol].margin_asset
