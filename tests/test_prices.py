@@ -221,3 +221,10 @@ def test_price1_between_index_and_full_rate(index, rate, left):
     p1 = price1(index, rate, left, 8 * H)
     full = price1(index, rate, 8 * H, 8 * H)
     assert min(index, full) <= p1 <= max(index, full)
+
+
+def test_duplicate_source_names_are_independent():
+    cs = [c("x", "100"), c("x", "100.2"), c("x", "150")]
+    r = compute_index(cs, NOW, RULE_2020)
+    assert [w for _, _, w in r.used] == [P("1"), P("1"), 0]
+    assert r.price == P("100.1")

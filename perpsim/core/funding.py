@@ -155,7 +155,6 @@ class PremiumAverage:
                  weighting: str | None = None, sample_ms: int = PREMIUM_SAMPLE_MS):
         self.sample_ms = sample_ms
         self._sampler = StepSampler(sample_ms, None)
-        self._current: int | None = None
         self.restart(start_ms, interval_hours, weighting)
 
     def restart(self, start_ms: int, interval_hours: int | None = None, weighting: str | None = None) -> None:

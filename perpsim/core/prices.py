@@ -133,10 +133,10 @@ def compute_index(
 
     Order of the steps [I: the FAQs list the rules, not their order]: drop stale sources
     (``now_ms - updated_ms > stale_ms``) and zero-weight ones; take the median of the remaining
-    prices (unweighted); flag outliers against it; then either cap them (current rule) or zero
-    their weight (2020 rule), and under the 2020 rule use the plain median when more than one
-    source is an outlier, or when every remaining weight is zero. Raises ``IndexUnavailable``
-    when no fresh source is left.
+    prices (unweighted); flag outliers against it; under the 2020 rule, use that median when
+    more than one source is an outlier; otherwise cap the outliers (current rule) or zero their
+    weight (2020 rule) and take the weighted mean (the median again if no weight is left).
+    Raises ``IndexUnavailable`` when no fresh source is left.
     """
     fresh: list[Constituent] = []
     stale: list[str] = []
@@ -152,7 +152,8 @@ def compute_index(
     if not fresh:
         raise IndexUnavailable("no fresh index constituent")
     med = median([c.price for c in fresh])
-    outliers = tuple(c.source for c in fresh if _is_outlier(c.price, med, rule.deviation))
+    flags = [_is_outlier(c.price, med, rule.deviation) for c in fresh]
+    outliers = tuple(c.source for c, out in zip(fresh, flags) if out)
 
     if rule.multi_outlier_median and len(outliers) > 1:
         used = tuple((c.source, c.price, c.weight) for c in fresh)
@@ -162,7 +163,7 @@ def compute_index(
         lo = mul(med, ONE - rule.deviation)
         used = tuple((c.source, min(max(c.price, lo), hi), c.weight) for c in fresh)
     else:
-        used = tuple((c.source, c.price, 0 if c.source in outliers else c.weight) for c in fresh)
+        used = tuple((c.source, c.price, 0 if out else c.weight) for c, out in zip(fresh, flags))
     total_w = sum(w for _, _, w in used)
     if total_w == 0:
         return IndexResult(med, "median", used, outliers, tuple(stale))
