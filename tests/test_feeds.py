@@ -170,6 +170,14 @@ def test_binance_vision_kind_from_folder(tmp_path, folder, kind):
         assert ks[0].low == -P("0.00003")
 
 
+def test_freqtrade_candle_type_suffixes(tmp_path):
+    for suffix, kind in (("futures", "trade"), ("mark", "mark"), ("index", "index"), ("premiumIndex", "premium")):
+        f = tmp_path / f"BTC_USDT_USDT-1m-{suffix}.csv"
+        f.write_text("date,open,high,low,close,volume\n2024-08-09 00:00:00+00:00,1,1,1,1,\n")
+        (k,) = read_klines(f)
+        assert (k.kind, k.symbol, k.close_ms) == (kind, "BTCUSDT", 1723161659999)
+
+
 def test_headerless_iso_dates(tmp_path):
     f = tmp_path / "XRPUSDT-1h-noheader.csv"
     f.write_text("2021-11-17T01:00:00.000Z,1.0801,1.09758,1.07654,1.07925,3153694.607359\n")
@@ -226,6 +234,7 @@ def test_interval_to_ms():
     ("yesterday,1,2,0.5,1.5\n", 1, "unknown column"),
     ("1,1,2,0.5,1.5,-3\n", 1, "must be >= 0"),
     ("date,open,high,low,close\nyesterday,1,2,0.5,1.5\n", 2, "not a timestamp"),
+    ("\nopen_time,open,high,low,close,wat\n", 2, "unknown column"),
 ])
 def test_malformed_klines_name_file_and_line(tmp_path, body, line, words):
     f = tmp_path / "BTCUSDT-1m-bad.csv"

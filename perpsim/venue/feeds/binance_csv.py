@@ -80,21 +80,23 @@ def _symbol_from_name(path: Path) -> str:
 
 
 def _kind_from_path(path: Path) -> str:
-    text = str(path)
-    if "markPriceKlines" in text or re.search(r"-mark\b", path.name):
+    """data.binance.vision folder names, or freqtrade's candle-type suffixes (``-mark``,
+    ``-index``, ``-premiumIndex``)."""
+    parts = set(path.parts)
+    if "markPriceKlines" in parts or re.search(r"-mark\b", path.name):
         return "mark"
-    if "indexPriceKlines" in text:
+    if "indexPriceKlines" in parts or re.search(r"-index\b", path.name):
         return "index"
-    if "premiumIndexKlines" in text:
+    if "premiumIndexKlines" in parts or re.search(r"-premiumIndex\b", path.name):
         return "premium"
     return "trade"
 
 
-def _header(row: list[str], aliases: dict[str, str], where: str) -> dict[str, int] | None:
-    """Column map from a header row, or None when the row is data (first cell numeric)."""
+def _header(row: list[str], aliases: dict[str, str], where: str, line: int) -> dict[str, int] | None:
+    """Column map from a header row, or None when the row is data (its first cell is a time)."""
     first = row[0].strip().lstrip("\ufeff")
     try:
-        _io.time_ms(first, where, 1, "time")
+        _io.time_ms(first, where, line, "time")
         return None  # the first cell is a time: a data row, no header
     except FeedError:
         pass
@@ -103,7 +105,7 @@ def _header(row: list[str], aliases: dict[str, str], where: str) -> dict[str, in
         key = name.strip().lstrip("\ufeff").lower()
         canon = aliases.get(key)
         if canon is None:
-            raise FeedError(where, 1, f"unknown column {name!r} in header")
+            raise FeedError(where, line, f"unknown column {name!r} in header")
         if canon != "ignore":
             cols.setdefault(canon, i)
     return cols
@@ -133,7 +135,7 @@ def read_klines(path: str | Path, kind: str | None = None, symbol: str | None = 
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if cols is None:
-                cols = _header(row, _KLINE_ALIASES, where)
+                cols = _header(row, _KLINE_ALIASES, where, line)
                 if cols is not None:
                     missing = {"time", "open", "high", "low", "close"} - cols.keys()
                     if missing:
@@ -186,7 +188,7 @@ def read_funding_rates(path: str | Path, symbol: str | None = None) -> Iterator[
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if cols is None:
-                cols = _header(row, _FUNDING_ALIASES, where)
+                cols = _header(row, _FUNDING_ALIASES, where, line)
                 if cols is not None:
                     if "rate" not in cols and "open" in cols:
                         cols["rate"] = cols.pop("open")  # freqtrade: the rate is in `open`
