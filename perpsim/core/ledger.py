@@ -6,9 +6,10 @@ wallets, the insurance funds, the fee wallet and the settlement wallet) equals d
 minus withdrawals exactly, per asset, after every command (architecture.md rule 4).
 
 The settlement wallet is the clearing counterparty of open positions: realized PnL and
-funding are paid from it and into it. It holds minus the sum of the open positions'
-unrealized PnL at any common price (exactly zero once every position is flat, because
-positions keep their exact entry value; see positions.py).
+funding are paid from it and into it. Since every trade has two sides, its balance equals
+the sum of the open positions' unrealized PnL at any common price, up to the rounding of
+partial closes; it is exactly zero once every position is flat, because positions keep
+their exact entry value (see positions.py).
 """
 from __future__ import annotations
 
