@@ -7,21 +7,24 @@ hash on any machine. Section numbers refer to ../shared/reference/binance-mechan
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from bisect import bisect_right
+from typing import NamedTuple
 
 from . import errors as E
 from .accounts import Account, SymbolConfig
 from .errors import VenueError
 from .events import BalanceChanged, ConfigChanged, MarkPriceSet, PositionChanged, TradeSettled
-from .fixed import mul, parse, round_div
-from .instruments import DEFAULT_LEVERAGE, Instrument, default_instruments, get_instrument
+from .fixed import SCALE, mul, parse, round_div
+from .instruments import DEFAULT_LEVERAGE, BracketTable, Instrument, default_instruments, get_instrument
 from .ledger import EARN, FEES, FUNDING, FUTURES, ISOLATED, SETTLEMENT, SPOT, USER_WALLETS, Ledger, Wallet
 from .margin import (Leg, bankruptcy_price, initial_margin, is_liquidatable, liquidation_price, margin_ratio,
                      notional, open_loss, unrealized_pnl)
 from .positions import BOTH, LONG, SHORT, Position
 
 BUY, SELL = "BUY", "SELL"
+_HALF = SCALE // 2
 
 #: Binance's universal-transfer types between the wallets perpsim models (/sapi/v1/asset/transfer).
 TRANSFER_TYPES: dict[str, tuple[str, str]] = {
@@ -40,8 +43,7 @@ DEFAULT_MAKER_RATE = parse("0.0002")  # VIP 0 USD-M maker 0.0200% (section 9.2) 
 DEFAULT_TAKER_RATE = parse("0.0005")  # VIP 0 USD-M taker 0.0500% (section 9.2) [S]
 
 
-@dataclass(frozen=True, slots=True)
-class PositionFigures:
+class PositionFigures(NamedTuple):
     """What Binance shows for one position (positionRisk)."""
 
     symbol: str
@@ -63,8 +65,7 @@ class PositionFigures:
     margin_ratio: int | None        # isolated positions only
 
 
-@dataclass(frozen=True, slots=True)
-class CrossFigures:
+class CrossFigures(NamedTuple):
     """An account's cross-margin figures for one margin asset (sections 2.3-2.8)."""
 
     asset: str
@@ -91,7 +92,19 @@ class ClearingHouse:
         self.ledger = Ledger()
         self.maker_rate = maker_rate
         self.taker_rate = taker_rate
+        self.bracket_date: dt.date | None = None   # None: the newest tables
+        self._risk: dict[str, tuple] = {}
         self._next_account = 1
+
+    def table(self, symbol: str) -> BracketTable:
+        """The bracket table in force on the venue's date (section 1.5: a replay uses its era's table)."""
+        return self.instruments[symbol].brackets_at(self.bracket_date)
+
+    def set_bracket_date(self, day: dt.date | None) -> None:
+        """Use the bracket tables in force on ``day`` (the venue calls this as its clock moves)."""
+        if day != self.bracket_date:
+            self.bracket_date = day
+            self._risk.clear()
 
     # ------------------------------------------------------------------ accounts and wallets
     def create_account(self, now: int = 0, account_id: int | None = None) -> Account:
@@ -183,7 +196,7 @@ class ClearingHouse:
         cfg = acct.configs.get(symbol)
         if cfg is None:
             ins = get_instrument(self.instruments, symbol)
-            cfg = SymbolConfig(min(DEFAULT_LEVERAGE, ins.brackets.max_leverage))
+            cfg = SymbolConfig(min(DEFAULT_LEVERAGE, self.table(ins.symbol).max_leverage))
         return cfg
 
     def _stored_config(self, acct: Account, symbol: str) -> SymbolConfig:
@@ -197,7 +210,7 @@ class ClearingHouse:
         """Change a symbol's leverage; returns the max notional allowed at it (POST /fapi/v1/leverage)."""
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
-        table = ins.brackets
+        table = self.table(symbol)
         if not isinstance(leverage, int) or isinstance(leverage, bool) or not 1 <= leverage <= table.max_leverage:
             raise VenueError(E.INVALID_LEVERAGE, f"Leverage {leverage} is not valid")
         cfg = self.config(acct, symbol)
@@ -331,7 +344,7 @@ class ClearingHouse:
         mark = self.mark(symbol) or price
         pos = acct.positions.get((symbol, ps))
         new_qty = (pos.qty if pos else 0) + dq
-        if notional(new_qty, max(mark, price)) > ins.brackets.max_notional(cfg.leverage):
+        if notional(new_qty, max(mark, price)) > self.table(symbol).max_notional(cfg.leverage):
             raise VenueError(E.MAX_POSITION, "Exceeded the maximum allowable position at current leverage.")
         direction = 1 if side == BUY else -1
         cost = initial_margin(notional(opening, price), cfg.leverage) + open_loss(opening, direction, mark, price)
@@ -464,12 +477,13 @@ class ClearingHouse:
         cfg = self.config(acct, pos.symbol)
         mp = mark if mark is not None else (self.marks.get(pos.symbol) or pos.entry_price)
         n = notional(pos.qty, mp)
-        b = ins.brackets.for_notional(n)
+        table = self.table(pos.symbol)
+        b = table.for_notional(n)
         mm = mul(n, b.mmr) - b.cum if pos.qty else 0
         upnl = unrealized_pnl(pos.qty, pos.cost, mp)
         iw = pos.wallet.balance if pos.wallet is not None else 0
         if pos.isolated:
-            legs = [Leg(pos.qty, pos.cost, ins.brackets)]
+            legs = [Leg(pos.qty, pos.cost, table)]
             lp = liquidation_price(iw, legs)
             bp = bankruptcy_price(iw, legs)
             mr = margin_ratio(mm, iw + upnl)
@@ -487,40 +501,50 @@ class ClearingHouse:
             if p.isolated or self.instruments[p.symbol].margin_asset != asset:
                 continue
             if p.symbol == symbol:
-                legs.append(Leg(p.qty, p.cost, self.instruments[symbol].brackets))
+                legs.append(Leg(p.qty, p.cost, self.table(symbol)))
             else:
                 mp = self.marks.get(p.symbol) or p.entry_price
                 n = notional(p.qty, mp)
-                others_mm += self.instruments[p.symbol].brackets.maint_margin(n)
+                others_mm += self.table(p.symbol).maint_margin(n)
                 others_upnl += unrealized_pnl(p.qty, p.cost, mp)
         wb = self.balance(acct.id, FUTURES, asset)
         return (liquidation_price(wb, legs, others_mm, others_upnl), bankruptcy_price(wb, legs, others_upnl))
 
     def cross_figures(self, account_id: int, asset: str = "USDT") -> CrossFigures:
-        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (sections 2.3-2.8)."""
+        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (sections 2.3-2.8).
+
+        The hot path of every margin check: the formulas of margin.py inlined, each
+        per-position figure rounded half away from zero as there.
+        """
         acct = self.account(account_id)
         wb = self.balance(account_id, FUTURES, asset)
         upnl = mm = im = iso_wallets = 0
-        cross_order_im = iso_order_im = 0
-        marks, instruments = self.marks, self.instruments
+        marks, risk, configs = self.marks, self._risk, acct.configs
         for pos in acct.positions.values():
-            ins = instruments[pos.symbol]
-            if ins.margin_asset != asset:
+            params = risk.get(pos.symbol) or self._risk_params(pos.symbol)
+            if params[0] != asset:
                 continue
             if pos.wallet is not None:
                 iso_wallets += pos.wallet.balance
                 continue
-            if not pos.qty:
+            q = pos.qty
+            if not q:
                 continue
             mp = marks.get(pos.symbol) or pos.entry_price
-            n = mul(abs(pos.qty), mp)
-            b = ins.brackets.for_notional(n)
-            mm += mul(n, b.mmr) - b.cum
-            upnl += mul(pos.qty, mp) - pos.cost
-            im += round_div(n, acct.configs[pos.symbol].leverage)
+            n = ((q if q > 0 else -q) * mp + _HALF) // SCALE
+            caps, mmrs, cums = params[1], params[2], params[3]
+            i = bisect_right(caps, n)
+            if i == len(caps):
+                i -= 1
+            mm += (n * mmrs[i] + _HALF) // SCALE - cums[i]
+            v = q * mp
+            upnl += ((v + _HALF) // SCALE if v >= 0 else -((_HALF - v) // SCALE)) - pos.cost
+            lev = configs[pos.symbol].leverage
+            im += (2 * n + lev) // (2 * lev)
+        cross_order_im = iso_order_im = 0
         for symbol, reserved in acct.order_margin.items():
-            if instruments[symbol].margin_asset == asset:
-                if acct.configs[symbol].isolated:
+            if reserved and self.instruments[symbol].margin_asset == asset:
+                if configs[symbol].isolated:
                     iso_order_im += reserved
                 else:
                     cross_order_im += reserved
@@ -530,6 +554,15 @@ class ClearingHouse:
         max_withdraw = max(0, min(wb - iso_order_im - mm, mb - im - order_im))
         return CrossFigures(asset, wb, iso_wallets, upnl, mm, im, order_im, mb, margin_ratio(mm, mb),
                             available, max_withdraw)
+
+    def _risk_params(self, symbol: str) -> tuple:
+        """(margin asset, caps, MMRs, cums) of the table in force, cached for the hot path."""
+        ins = self.instruments[symbol]
+        t = self.table(symbol)
+        params = (ins.margin_asset, tuple(b.cap for b in t.brackets), tuple(b.mmr for b in t.brackets),
+                  tuple(b.cum for b in t.brackets))
+        self._risk[symbol] = params
+        return params
 
     def is_liquidatable(self, account_id: int, asset: str = "USDT") -> bool:
         f = self.cross_figures(account_id, asset)

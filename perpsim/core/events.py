@@ -1,4 +1,4 @@
-"""Immutable events: what a command changed. The venue publishes them; read models store them.
+"""Immutable events (typed NamedTuples: cheap to build on the hot path): what a command changed. The venue publishes them; read models store them.
 
 Amounts are ints of 1e-8 units. ``reason`` on a balance change is Binance's income type
 or ACCOUNT_UPDATE reason where one exists (REALIZED_PNL, COMMISSION, FUNDING_FEE,
@@ -6,11 +6,10 @@ INSURANCE_CLEAR, TRANSFER, DEPOSIT, WITHDRAW, MARGIN_TRANSFER, ISOLATED_MARGIN .
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class BalanceChanged:
+class BalanceChanged(NamedTuple):
     account_id: int
     wallet: str          # SPOT, FUNDING, FUTURES, EARN or ISOLATED
     asset: str
@@ -21,8 +20,7 @@ class BalanceChanged:
     time: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class PositionChanged:
+class PositionChanged(NamedTuple):
     account_id: int
     symbol: str
     position_side: str
@@ -33,8 +31,7 @@ class PositionChanged:
     time: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class TradeSettled:
+class TradeSettled(NamedTuple):
     """One side of a fill, settled: what Binance reports in ORDER_TRADE_UPDATE and userTrades."""
 
     account_id: int
@@ -50,8 +47,7 @@ class TradeSettled:
     time: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigChanged:
+class ConfigChanged(NamedTuple):
     """Leverage, margin type or position mode (ACCOUNT_CONFIG_UPDATE)."""
 
     account_id: int
@@ -61,8 +57,7 @@ class ConfigChanged:
     time: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class MarkPriceSet:
+class MarkPriceSet(NamedTuple):
     symbol: str
     price: int
     time: int = 0
