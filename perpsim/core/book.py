@@ -482,7 +482,8 @@ class OrderBook:
         if qty <= filled or (o[6] == GTX and self.would_take(o[2], price)):
             return self.cancel(order_id, R_MODIFY)
         del self._orders[order_id]
-        self._unlink(o)
+        self._unlink(o)                 # the old entry stays in its queue as a dead one,
+        o = o[:]                        # so the order re-enters as a new object
         u0 = self.update_id
         old = o[3]
         o[3] = price
