@@ -64,6 +64,48 @@ def bench(name: str = typer.Argument(..., help=f"One of {', '.join(BENCHMARKS)},
         typer.echo(json.dumps({"benchmark": "all", "results": results}))
 
 
+journal_app = typer.Typer(no_args_is_help=True, help="Check, rebuild and hash a venue's journal.")
+app.add_typer(journal_app, name="journal")
+
+
+@journal_app.command("verify")
+def journal_verify(data_dir: Path = typer.Argument(..., help="The venue's data directory.")):
+    """Check every row's checksum, the sequence, each snapshot against a replay, and the ledger."""
+    from perpsim.venue.admin import verify_journal
+
+    ok, lines = _journal_call(verify_journal, data_dir)
+    for line in lines:
+        typer.echo(line)
+    raise typer.Exit(0 if ok else 1)
+
+
+@journal_app.command("replay")
+def journal_replay(data_dir: Path = typer.Argument(..., help="The venue's data directory.")):
+    """Rebuild the state and the history tables from the journal alone; print the state hash."""
+    from perpsim.venue.admin import replay_journal
+
+    n, state_hash, balanced = _journal_call(replay_journal, data_dir)
+    typer.echo(json.dumps({"commands": n, "stateHash": state_hash, "ledgerBalanced": balanced}))
+
+
+@journal_app.command("hash")
+def journal_hash(data_dir: Path = typer.Argument(..., help="The venue's data directory.")):
+    """Recover the venue (snapshot + journal tail) and print its state hash."""
+    from perpsim.venue.admin import hash_journal
+
+    typer.echo(_journal_call(hash_journal, data_dir))
+
+
+def _journal_call(fn, data_dir: Path):
+    from perpsim.venue.journal import JournalError
+
+    try:
+        return fn(data_dir)
+    except JournalError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def demo():
     """A short session on the clearing core: two traders, a trade, a price move, the figures."""

@@ -1,0 +1,80 @@
+"""Read models: the history tables clients query (trades, income, settings changes ...).
+
+Each published event type maps to one table whose columns are the event's fields plus the
+``seq`` of the command that caused it. Rows are written in the same transaction as the
+command batch, so the tables always agree with the journal, and ``rebuild`` recreates them
+from the journal alone.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterable
+
+from perpsim.core.events import BalanceChanged, ConfigChanged, PositionChanged, TradeSettled
+
+#: event type -> table name. Later read models (orders, liquidations, ADL, insurance, margin
+#: calls) register here too.
+TABLES: dict[type, str] = {
+    BalanceChanged: "balance_changes",   # Binance's income history (REALIZED_PNL, COMMISSION, TRANSFER, ...)
+    TradeSettled: "trades",              # userTrades
+    PositionChanged: "position_changes",
+    ConfigChanged: "config_changes",
+}
+
+
+def register(event_type: type, table: str) -> None:
+    TABLES[event_type] = table
+
+
+def _sql_value(v):
+    if v is None or isinstance(v, (int, str)):
+        return v
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+class History:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        for etype, table in TABLES.items():
+            cols = ", ".join(f'"{f}"' for f in etype._fields)
+            db.execute(f'CREATE TABLE IF NOT EXISTS {table} (seq INTEGER NOT NULL, {cols})')
+            db.execute(f"CREATE INDEX IF NOT EXISTS {table}_seq ON {table}(seq)")
+            if "account_id" in etype._fields:
+                db.execute(f"CREATE INDEX IF NOT EXISTS {table}_acct ON {table}(account_id, seq)")
+
+    def write(self, seq: int, events: Iterable) -> None:
+        """Insert the rows of one command's events (inside the caller's transaction)."""
+        by_table: dict[str, list] = {}
+        for e in events:
+            table = TABLES.get(type(e))
+            if table is not None:
+                by_table.setdefault(table, []).append((seq, *map(_sql_value, e)))
+        for table, rows in by_table.items():
+            marks = ", ".join("?" * len(rows[0]))
+            self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def truncate_after(self, seq: int) -> None:
+        for table in TABLES.values():
+            self.db.execute(f"DELETE FROM {table} WHERE seq > ?", (seq,))
+
+    def clear(self) -> None:
+        self.truncate_after(-1)
+
+    def query(self, table: str, account_id: int | None = None, limit: int = 1000, **where) -> list[dict]:
+        """Rows of one table, oldest first, filtered by equality on columns."""
+        if table not in TABLES.values():
+            raise ValueError(f"unknown history table {table!r}")
+        clauses, params = [], []
+        if account_id is not None:
+            clauses.append("account_id = ?")
+            params.append(account_id)
+        for col, value in where.items():
+            if not col.isidentifier():
+                raise ValueError(f"bad column {col!r}")
+            clauses.append(f'"{col}" = ?')
+            params.append(value)
+        sql = f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        cur = self.db.execute(sql + " ORDER BY seq, rowid LIMIT ?", (*params, limit))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
