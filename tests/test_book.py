@@ -454,3 +454,13 @@ def test_heaps_stay_bounded_under_cancel_churn():
         b.cancel(i)
     assert len(b._bheap) < 200 and not b._bids
     b.check()
+
+
+def test_no_update_id_without_a_level_change():
+    b = book_with((1, 1, SELL, 2, 100))
+    b.drain_depth()
+    u = b.update_id
+    assert b.place(2, 1, BUY, 1, 100, GTC, EXPIRE_TAKER) == [OrderExpired(2, 1, 1, "STP")]
+    assert b.place(3, 2, BUY, 1, 99, FOK) == [OrderExpired(3, 2, 1, "FOK")]
+    assert b.place(4, 2, SELL, 1) == [OrderExpired(4, 2, 1, "MARKET")]
+    assert b.update_id == u and b.drain_depth() is None
