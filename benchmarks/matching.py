@@ -12,16 +12,23 @@ figure in the doc (drawing the side with ``choice``/``randint(0, 1)`` instead gi
 
 Engines, same commands, same process, back to back, each on a fresh book:
 
-* ours: ``perpsim.core.book.OrderBook`` with every event built and kept, and the depth diff
-  drained after every command (per-command ``depthUpdate`` with U/u/pu);
+* ours (the headline): ``perpsim.core.book.OrderBook``, every order event built and
+  returned, and the depth diff drained after every command (a per-command ``depthUpdate``
+  with U/u/pu); ``ours_depth_batched``: the same with the depth drained every 100 commands,
+  as a ``@depth@100ms`` publisher would (reported, not the headline);
 * ``lightmatchingengine`` 2019.1.4: ``add_order("X", float(px), q, side)``; a market order is
   price 0.0; a MARKET or IOC remainder is canceled right after (the engine has no IOC and would
   otherwise rest a market remainder at price 0);
+* ``bare_reference``: performance.md's "bare reference" (SortedDict of price -> deque, no
+  ids, events or depth), written here; reported as a ceiling, not a peer;
 * ``cython-orderbook`` 0.1.2: ``add_limit_order`` / ``add_market_order`` with ``Decimal``
   prices; an IOC remainder is canceled right after.
 
 Timing: ``perf_counter`` around the command loop only, GC disabled during the loop (as
-``timeit`` does), best of 3 and median. Check: total traded quantity equal for all engines.
+``timeit`` does; the same runs with GC on are reported too), engines interleaved, best of 3
+and median. Timed runs drop what the engines return, as a consumer that has published it
+would; one extra untimed run per engine keeps everything and checks that the total traded
+quantity is the same for all engines.
 """
 from __future__ import annotations
 
@@ -104,6 +111,102 @@ def run_ours(cmds: list[tuple], keep: bool = False) -> tuple[float, int | None]:
                    if e.__class__ is Fill)
 
 
+def run_ours_depth_batched(cmds: list[tuple], keep: bool = False) -> tuple[float, int | None]:
+    """Ours again, with the depth drained every 100 commands (as a @depth@100ms publisher)."""
+    book = OrderBook("X")
+    place, cancel, drain = book.place, book.cancel, book.drain_depth
+    kept: list = []
+    push = kept.append if keep else _drop
+    t0 = time.perf_counter()
+    for i, (kind, oid, side, px, q) in enumerate(cmds):
+        if kind == 0:
+            push(place(oid, oid & 63, side, q, px))
+        elif kind == 1:
+            if oid in book:
+                push(cancel(oid))
+        elif kind == 2:
+            push(place(oid, oid & 63, side, q))
+        else:
+            push(place(oid, oid & 63, side, q, px, IOC))
+        if i % 100 == 99:
+            push(drain())
+    push(drain())
+    dt = time.perf_counter() - t0
+    if not keep:
+        return dt, None
+    book.check()
+    return dt, sum(e.qty for evs in kept if evs.__class__ is list for e in evs
+                   if e.__class__ is Fill)
+
+
+def run_bare_reference(cmds: list[tuple], keep: bool = False) -> tuple[float, int | None]:
+    """The doc's "bare reference": SortedDict of price -> deque, no events, no depth ids.
+
+    Not a peer; it shows how much of the time any pure-Python book spends on the ladder.
+    Cancels are lazy (quantity zeroed, skipped when reached).
+    """
+    from collections import deque
+
+    from sortedcontainers import SortedDict
+
+    bids, asks = SortedDict(), SortedDict()
+    live: dict[int, list] = {}
+    traded = 0
+    t0 = time.perf_counter()
+    for kind, oid, side, px, q in cmds:
+        if kind == 1:
+            e = live.pop(oid, None)
+            if e is not None:
+                e[0] = 0
+            continue
+        if side == BUY:
+            book, own, best = asks, bids, 0
+            limit = px if kind != 2 else 1 << 60
+            while q and book:
+                p, dq = book.peekitem(best)
+                if p > limit:
+                    break
+                while q and dq:
+                    e = dq[0]
+                    t = e[0] if e[0] < q else q
+                    e[0] -= t
+                    q -= t
+                    traded += t
+                    if not e[0]:
+                        dq.popleft()
+                        live.pop(e[1], None)
+                if not dq:
+                    del book[p]
+        else:
+            book, own, best = bids, asks, -1
+            limit = px if kind != 2 else 0
+            while q and book:
+                p, dq = book.peekitem(best)
+                if p < limit:
+                    break
+                while q and dq:
+                    e = dq[0]
+                    t = e[0] if e[0] < q else q
+                    e[0] -= t
+                    q -= t
+                    traded += t
+                    if not e[0]:
+                        dq.popleft()
+                        live.pop(e[1], None)
+                if not dq:
+                    del book[p]
+        if q and kind == 0:
+            e = [q, oid]
+            dq = own.get(px)
+            if dq is None:
+                own[px] = deque((e,))
+            else:
+                dq.append(e)
+            live[oid] = e
+    dt = time.perf_counter() - t0
+    return dt, traded
+
+
 def run_lightmatchingengine(cmds: list[tuple], keep: bool = False) -> tuple[float, int | None]:
     from lightmatchingengine.lightmatchingengine import LightMatchingEngine, Side
 
@@ -170,9 +273,14 @@ def _drop(_):
 
 ENGINES = {
     "ours": run_ours,
+    "ours_depth_batched": run_ours_depth_batched,
+    "bare_reference": run_bare_reference,
     "lightmatchingengine": run_lightmatchingengine,
     "cython_orderbook": run_cython_orderbook,
 }
+
+
+PEERS = ("lightmatchingengine", "cython_orderbook")
 
 
 def _timed(fn, cmds, gc_on: bool) -> float:
@@ -205,19 +313,21 @@ def measure(name: str, cmds: list[tuple], repeat: int = 3, gc_on: bool = False) 
         res[f"{eng}_best_s"] = round(best[eng], 4)
         res[f"{eng}_median_s"] = round(med[eng], 4)
         res[f"{eng}_per_s"] = round(n / best[eng])
-    for eng in ENGINES:
-        if eng != "ours":
-            res[f"ratio_vs_{eng}"] = round(best[eng] / best["ours"], 2)
-            res[f"median_ratio_vs_{eng}"] = round(med[eng] / med["ours"], 2)
+    for eng in PEERS:
+        res[f"ratio_vs_{eng}"] = round(best[eng] / best["ours"], 2)
+        res[f"median_ratio_vs_{eng}"] = round(med[eng] / med["ours"], 2)
+        res[f"batched_ratio_vs_{eng}"] = round(best[eng] / best["ours_depth_batched"], 2)
+        res[f"bare_reference_ratio_vs_{eng}"] = round(best[eng] / best["bare_reference"], 2)
     print(f"[{label}] {n:,} commands, traded {res['traded_qty']:,} (all engines agree)",
           flush=True)
     for eng in ENGINES:
         print(f"  {eng:<20} best {best[eng]*1e3:8.1f} ms  median {med[eng]*1e3:8.1f} ms  "
               f"{n / best[eng] / 1e3:8.1f} k/s  {best[eng] / n * 1e6:5.2f} us/cmd", flush=True)
-    for eng in ENGINES:
-        if eng != "ours":
-            print(f"  ours vs {eng}: {res['ratio_vs_' + eng]:.2f}x (best), "
-                  f"{res['median_ratio_vs_' + eng]:.2f}x (median)", flush=True)
+    for eng in PEERS:
+        print(f"  ours vs {eng}: {res['ratio_vs_' + eng]:.2f}x (best), "
+              f"{res['median_ratio_vs_' + eng]:.2f}x (median); with depth batched: "
+              f"{res['batched_ratio_vs_' + eng]:.2f}x; bare reference: "
+              f"{res['bare_reference_ratio_vs_' + eng]:.2f}x", flush=True)
     return res
 
 
