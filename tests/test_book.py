@@ -107,7 +107,9 @@ def test_invalid_input_raises_and_changes_nothing():
     b = book_with((1, 1, SELL, 3, 100))
     u = b.update_id
     for args in [(2, 1, BUY, 0, 100), (2, 1, BUY, 5, -1), (2, 1, BUY, 5, 100.0),
-                 (1, 1, BUY, 5, 99), (2, 1, 0, 5, 99), (2, 1, BUY, 1.5, 99)]:
+                 (1, 1, BUY, 5, 99), (2, 1, 0, 5, 99), (2, 1, BUY, 1.5, 99),
+                 (2, 1, BUY, 5, 99, "GTC"), (2, 1, BUY, 5, 99, 7), (2, 1, BUY, 5, 99, GTC, 9),
+                 (2, 1, BUY, 5, None, GTC, STP_NONE, False, 0)]:
         with pytest.raises(VenueError) as e:
             b.place(*args)
         assert e.value.code == ILLEGAL_PARAM

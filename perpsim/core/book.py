@@ -95,6 +95,7 @@ R_USER = "USER"
 R_MODIFY = "MODIFY"          # canceled by a modify (qty <= executed, or GTX would take)
 
 _NO_LIMIT = 1 << 200         # "no price limit" for a market order without a bound
+_MODES = frozenset((1, 2, 3))  # valid non-zero TIF / STP codes
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ class OrderBook:
                 raise _bad("quantity", "must be a positive integer")
             if order_id in self._orders:
                 raise _bad("orderId", "duplicate order id")
-            if stp and (stp > 3 or stp < 0):
+            if stp and stp not in _MODES:
                 raise _bad("selfTradePreventionMode",
                            "NONE, EXPIRE_TAKER, EXPIRE_MAKER or EXPIRE_BOTH")
             if price is None:
@@ -293,7 +294,7 @@ class OrderBook:
             else:
                 if price.__class__ is not int or price <= 0:
                     raise _bad("price", "must be a positive integer")
-                if tif and (tif > 3 or tif < 0):
+                if tif and tif not in _MODES:
                     raise _bad("timeInForce", "GTC, IOC, FOK or GTX")
                 market = False
                 limit = price if side == 1 else -price
