@@ -61,3 +61,23 @@ class MarkPriceSet(NamedTuple):
     symbol: str
     price: int
     time: int = 0
+
+
+class MarkPriceUpdate(NamedTuple):
+    """markPriceUpdate: the mark, the index and the funding rate estimate at ``time``."""
+
+    symbol: str
+    mark_price: int
+    index_price: int
+    funding_rate: int
+    next_funding_time: int
+    time: int
+
+
+class FundingSettled(NamedTuple):
+    """One funding settlement of a symbol (GET /fapi/v1/fundingRate)."""
+
+    symbol: str
+    funding_rate: int
+    mark_price: int
+    time: int

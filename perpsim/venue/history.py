@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Iterable
 
-from perpsim.core.events import BalanceChanged, ConfigChanged, PositionChanged, TradeSettled
+from perpsim.core.events import BalanceChanged, ConfigChanged, FundingSettled, PositionChanged, TradeSettled
 
 #: event type -> table name. Later read models (orders, liquidations, ADL, insurance, margin
 #: calls) register here too.
@@ -20,6 +20,7 @@ TABLES: dict[type, str] = {
     TradeSettled: "trades",              # userTrades
     PositionChanged: "position_changes",
     ConfigChanged: "config_changes",
+    FundingSettled: "funding_rates",     # GET /fapi/v1/fundingRate
 }
 
 

@@ -1,0 +1,98 @@
+"""The exchange pipeline: commands, time, index and mark, wicks, funding, admin commands."""
+import pytest
+
+from perpsim.core.events import BalanceChanged, FundingSettled, MarkPriceUpdate
+from perpsim.core.exchange import Command, Exchange
+from perpsim.core.fixed import fmt, parse
+
+P = parse
+H = 3_600_000
+
+
+def run(ex, kind, ts=None, **args):
+    return ex.apply(Command(kind, args, ex.now if ts is None else ts))
+
+
+@pytest.fixture
+def ex():
+    ex = Exchange()
+    for _ in range(2):
+        assert run(ex, "create_account", deposit={"USDT": P("10000")}).ok
+    assert run(ex, "set_index", symbol="BTCUSDT", price=P("60000")).ok
+    return ex
+
+
+def test_index_sets_the_mark_by_binance_formula(ex):
+    assert ex.clearing.mark("BTCUSDT") == P("60000")
+    r = run(ex, "set_index", symbol="BTCUSDT", price=P("61000"))
+    upd = [e for e in r.events if isinstance(e, MarkPriceUpdate)][0]
+    assert (upd.index_price, upd.mark_price) == (P("61000"), P("61000"))  # no trade yet: last = index
+    assert upd.funding_rate == P("0.0001")                                 # premium 0 -> the 0.01% interest
+    assert upd.next_funding_time == 8 * H
+
+
+def test_funding_settles_at_its_time_and_moves_the_liquidation_price(ex):
+    run(ex, "set_margin_type", account_id=1, symbol="BTCUSDT", margin_type="ISOLATED")
+    run(ex, "set_leverage", account_id=1, symbol="BTCUSDT", leverage=10)
+    assert run(ex, "trade", buyer=1, seller=2, symbol="BTCUSDT", qty=P("1"), price=P("60000")).ok
+    pos = ex.clearing.accounts[1].positions[("BTCUSDT", "BOTH")]
+    lp_before = ex.clearing.position_figures(pos).liquidation_price
+    assert fmt(lp_before, 2) == "54216.87"
+    r = run(ex, "advance_clock", ms=8 * H)
+    settled = [e for e in r.events if isinstance(e, FundingSettled)]
+    assert settled == [FundingSettled("BTCUSDT", P("0.0001"), P("60000"), 8 * H)]
+    fees = {e.account_id: e.delta for e in r.events if isinstance(e, BalanceChanged)}
+    assert fees == {1: -P("6"), 2: P("6")}                         # TV-FUND-PAY: long pays 6.00
+    assert pos.wallet.balance == P("5994")                         # paid from the isolated wallet
+    lp_after = ex.clearing.position_figures(pos).liquidation_price
+    assert lp_after > lp_before                                    # funding paid moves it closer
+    assert ex.clearing.is_balanced()
+    assert ex.markets["BTCUSDT"].next_funding == 16 * H
+    r = run(ex, "advance_clock", ms=16 * H)                        # two more settlements
+    assert len([e for e in r.events if isinstance(e, FundingSettled)]) == 2
+
+
+def test_wick_moves_the_index_down_and_back_every_second(ex):
+    r = run(ex, "wick", symbol="BTCUSDT", pct=-15 * 10**8, down_ms=60_000, up_ms=60_000)
+    assert r.ok
+    r = run(ex, "advance_clock", ms=60_000)
+    marks = [e.mark_price for e in r.events if isinstance(e, MarkPriceUpdate)]
+    assert len(marks) == 60 and marks[-1] == P("51000") and marks == sorted(marks, reverse=True)
+    r = run(ex, "advance_clock", ms=60_000)
+    marks = [e.mark_price for e in r.events if isinstance(e, MarkPriceUpdate)]
+    assert marks[-1] == P("60000")
+    assert run(ex, "wick", symbol="BTCUSDT", pct=0, down_ms=1, up_ms=1).error.code == -1130
+    assert run(ex, "wick", symbol="ETHUSDT", pct=-5 * 10**8, down_ms=1, up_ms=1).error.code == -1130
+    assert run(ex, "wick", symbol="BTCUSDT", pct=20 * 10**8, down_ms=1000, up_ms=1000).ok  # a wick up
+
+
+def test_settle_funding_now_and_ledger_check(ex):
+    run(ex, "trade", buyer=1, seller=2, symbol="BTCUSDT", qty=P("0.5"), price=P("60000"))
+    r = run(ex, "settle_funding", symbol="BTCUSDT")
+    assert [e for e in r.events if isinstance(e, FundingSettled)][0].funding_rate == P("0.0001")
+    r = run(ex, "check_ledger")
+    assert r.reply["ledgerBalanced"] is True and r.reply["stateHash"] == ex.state_hash()
+
+
+def test_time_never_goes_back_and_refusals_keep_state(ex):
+    run(ex, "advance_clock", ms=5_000)
+    now = ex.now
+    before = ex.clearing.state_hash()
+    r = run(ex, "deposit", ts=now - 1000, account_id=1, asset="USDT", amount=-5)
+    assert r.error.code == -1130 and ex.now == now and ex.clearing.state_hash() == before
+    assert run(ex, "advance_clock", ms=0).error.code == -1130
+    assert run(ex, "no_such_command").error.code == -1020
+    assert run(ex, "deposit", account_id=1, bogus=1).error.code == -1102
+
+
+def test_same_commands_same_hash():
+    def build():
+        ex = Exchange()
+        run(ex, "create_account", deposit={"USDT": P("10000")})
+        run(ex, "create_account", deposit={"USDT": P("10000")})
+        run(ex, "set_index", symbol="ETHUSDT", price=P("3000"))
+        run(ex, "trade", buyer=1, seller=2, symbol="ETHUSDT", qty=P("1"), price=P("3000"))
+        run(ex, "wick", symbol="ETHUSDT", pct=-10 * 10**8, down_ms=5000, up_ms=5000)
+        run(ex, "advance_clock", ms=9 * H)
+        return ex.state_hash()
+    assert build() == build()
