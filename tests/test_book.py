@@ -365,6 +365,7 @@ def run_flow(cmds, drain_every: int = 1, snap_at: int | None = None):
     done: dict[int, int] = {}       # filled + canceled + expired per order
     diffs = []
     snap = None
+    before = b.snapshot()
     for i, cmd in enumerate(cmds):
         try:
             if cmd[0] == "limit":
@@ -397,6 +398,12 @@ def run_flow(cmds, drain_every: int = 1, snap_at: int | None = None):
                 orig[e.order_id] = e.qty
         b.check()                                   # includes: never crossed
         check_conserved(b, orig, done, touched)
+        after = b.snapshot()                        # the update id moves iff levels changed
+        if after.last_update_id == before.last_update_id:
+            assert (after.bids, after.asks) == (before.bids, before.asks), cmd
+        else:
+            assert after.last_update_id == before.last_update_id + 1
+        before = after
         if snap_at == i:
             snap = b.snapshot()
         if i % drain_every == 0:
@@ -466,3 +473,43 @@ def test_no_update_id_without_a_level_change():
     assert b.place(3, 2, BUY, 1, 99, FOK) == [OrderExpired(3, 2, 1, "FOK")]
     assert b.place(4, 2, SELL, 1) == [OrderExpired(4, 2, 1, "MARKET")]
     assert b.update_id == u and b.drain_depth() is None
+
+
+def test_state_round_trip_continues_identically():
+    import json
+
+    cmds = random_flow(random.Random(11), 1200)
+    head, tail = cmds[:700], cmds[700:]
+    b, _, _ = run_flow(head, drain_every=10**9)      # leaves depth changes pending
+    b2 = OrderBook.from_state(json.loads(json.dumps(b.to_state())))
+    b2.check()
+    assert b2.to_state() == b.to_state()
+    for cmd in tail:
+        out = []
+        for book in (b, b2):
+            try:
+                if cmd[0] == "limit":
+                    ev = book.place(*cmd[1:])
+                elif cmd[0] == "market":
+                    _, oid, owner, side, qty, stp, bound = cmd
+                    ev = book.place(oid, owner, side, qty, None, GTC, stp, bound=bound)
+                elif cmd[0] == "cancel":
+                    ev = book.cancel(cmd[1])
+                else:
+                    ev = book.modify(*cmd[1:])
+            except VenueError as e:
+                ev = e.code
+            out.append(ev)
+        assert out[0] == out[1]
+    assert b.drain_depth() == b2.drain_depth()
+    assert b.snapshot() == b2.snapshot()
+
+
+def test_rest_after_meeting_only_a_stale_level_bumps_the_update_id():
+    b = book_with((1, 1, SELL, 2, 100), (2, 1, SELL, 2, 103))
+    b.cancel(1)                      # level 100 gone, its heap key stays (lazily)
+    b.drain_depth()
+    u = b.update_id
+    assert b.place(3, 2, BUY, 1, 101) == [OrderRested(3, 2, BUY, 101, 1)]
+    assert b.update_id == u + 1
+    assert b.drain_depth() == DepthDiff(u + 1, u + 1, u, {101: 1}, {})

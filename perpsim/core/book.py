@@ -329,8 +329,7 @@ class OrderBook:
             append = events.append
             why = None
             orders = self._orders
-            tid = tid0 = self.trade_id
-            mexp = False
+            tid = self.trade_id
             while rem and oheap:
                 k = oheap[0]
                 if k > limit:
@@ -355,7 +354,6 @@ class OrderBook:
                             h += 1
                             del orders[m[0]]
                             tot -= mr
-                            mexp = True
                             append(_new(OrderExpired, (m[0], owner, mr, R_STP)))
                         if stp != 2:                # EXPIRE_TAKER / EXPIRE_BOTH: taker stops
                             why = R_STP
@@ -392,7 +390,7 @@ class OrderBook:
                     opend[px] = 0
                 if why is not None:
                     break
-            if tid != tid0 or mexp:
+            if events:                  # fills or makers expired by STP changed the book
                 self.trade_id = tid
                 self.update_id += 1
             if not rem:
@@ -404,6 +402,8 @@ class OrderBook:
                 if _order is not None:
                     _order[5] = 0
                 return events
+            if not events:              # only stale heap keys were met: nothing changed yet
+                events = None
         else:
             events = None
         # --- the remainder: rest, or expire ---------------------------------------------------
@@ -579,6 +579,44 @@ class OrderBook:
         self._pbids = {}
         self._pasks = {}
         return _new(DepthDiff, (pu + 1, u, pu, bids, asks))
+
+    def to_state(self) -> dict:
+        """The whole book as JSON-safe data (journal snapshots, state hashes); see from_state.
+
+        Levels best first, each with its live orders in queue order as
+        ``[order_id, owner, qty, remaining, tif, stp, reduce_only]``.
+        """
+        def side(lev: dict, sign: int) -> list:
+            return [[sign * k, [[o[0], o[1], o[4], o[5], o[6], o[7], o[8]]
+                                for o in lev[k][1][lev[k][2]:] if o[5]]]
+                    for k in sorted(lev)]
+        return {"symbol": self.symbol, "update_id": self.update_id, "trade_id": self.trade_id,
+                "last_u": self._last_u, "bids": side(self._bids, -1),
+                "asks": side(self._asks, 1),
+                "pending_bids": [[p, q] for p, q in self._pbids.items()],
+                "pending_asks": [[p, q] for p, q in self._pasks.items()]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "OrderBook":
+        """Rebuild a book from ``to_state()``: same queues, ids and pending depth changes."""
+        b = cls(state["symbol"], state["update_id"], state["trade_id"])
+        b._last_u = state["last_u"]
+        for name, side, lev, heap in (("bids", BUY, b._bids, b._bheap),
+                                      ("asks", SELL, b._asks, b._aheap)):
+            for price, orders in state[name]:
+                key = -side * price
+                q = [[oid, owner, side, price, qty, rem, tif, stp, ro]
+                     for oid, owner, qty, rem, tif, stp, ro in orders]
+                if not q:
+                    continue
+                lev[key] = [sum(o[5] for o in q), q, 0, 0]
+                heap.append(key)
+                for o in q:
+                    b._orders[o[0]] = o
+            heapify(heap)
+        b._pbids = {p: q for p, q in state["pending_bids"]}
+        b._pasks = {p: q for p, q in state["pending_asks"]}
+        return b
 
     def check(self) -> None:
         """Verify internal invariants (tests): totals, ids, heaps, not crossed."""
