@@ -325,6 +325,28 @@ class TriggerBook:
         fired.sort(key=lambda o: o.seq)
         return fired
 
+    def to_state(self) -> dict:
+        """Pending orders and counters as data (``payload`` must be JSON-safe for a journal)."""
+        return {"trigger_protect": self.trigger_protect, "seq": self._seq,
+                "orders": [[o.algo_id, o.owner, o.side, o.order_type, o.stop_price,
+                            o.working_type, o.price_protect, o.activation_price,
+                            o.callback_rate, o.payload, o.seq, o._cohort]
+                           for o in self.orders()]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "TriggerBook":
+        """Rebuild from ``to_state()``, trailing extremes included."""
+        tb = cls(state["trigger_protect"])
+        tb._seq = state["seq"]
+        for (aid, owner, side, otype, stop, wt, pp, act, cb, payload, seq,
+             cohort) in state["orders"]:
+            o = AlgoOrder(aid, owner, side, otype, stop, wt, pp, act, cb, payload)
+            o.seq = seq
+            o._cohort = cohort
+            tb._live[aid] = o
+        tb._rebuild()
+        return tb
+
     # --- internals ------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
