@@ -39,7 +39,6 @@ import time
 from decimal import Decimal
 
 from perpsim.core.book import BUY, IOC, SELL, Fill, OrderBook
-from perpsim.core.errors import VenueError
 
 LIMIT_CMD, CANCEL_CMD, MARKET_CMD, IOC_CMD = 0, 1, 2, 3
 BASE_TRADED_100K = 219_063

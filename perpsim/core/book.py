@@ -78,7 +78,7 @@ STP_NAMES = {STP_NONE: "NONE", EXPIRE_TAKER: "EXPIRE_TAKER", EXPIRE_MAKER: "EXPI
 STPS = {v: k for k, v in STP_NAMES.items()}
 
 # Binance codes the book produces (USD-M error-code page).
-POST_ONLY_REJECTED = -5022   # Due to the order could not be executed as maker, the Post Only order will be rejected.
+POST_ONLY_REJECTED = -5022   # Post Only order would take (message: POST_ONLY_MSG).
 UNKNOWN_ORDER = -2011        # Unknown order sent.
 NO_SUCH_ORDER = -2013        # Order does not exist.
 NO_NEED_TO_MODIFY = -5027    # No need to modify the order.
