@@ -16,8 +16,10 @@ Rankings are exact ``Fraction``s. Choices where Binance publishes nothing [I]:
   ``crossWalletBalance + sum of cross UPNL`` of that margin asset ("account level").
 * MB <= 0 makes the effective leverage infinite: a profit ranks ``+inf`` (first), a loss ``0``.
 * Queue: highest ranking first; ties by account id, then position side (deterministic).
-* Quantile: ``rank`` = how many positions of the same symbol and side rank <= this one
-  (1-based, ties share), light = ``min(4, floor(5 x rank / count))`` (one light per 20% bucket).
+* Quantile: ``q = rank / count`` with ``rank`` = how many positions of the same symbol and side
+  rank <= this one (1-based, ties share the higher rank); the light is the quintile ``q`` falls in,
+  ``ceil(5 q) - 1`` in 0-4: (0, 20%] -> 0 ... (80%, 100%] -> 4, so the head of the queue shows 4
+  and a lone position too. The doc's ``min(4, floor(5 q))`` [I] differs only at bucket edges.
 * Cross hedge mode with both LONG and SHORT open: Binance returns one shared value for both,
   "calculated on unrealized pnls on long and short sides' positions" [P, API doc] and the key
   ``HEDGE`` in place of ``BOTH``. Here both legs carry the ranking of the combined position
@@ -161,7 +163,7 @@ def adl_queue(clearing, symbol: str, side: str, marks: dict[str, int] | None = N
 
 
 def _lights(entries: list[AdlEntry]) -> dict[tuple, int]:
-    """Per entry (account, position side): min(4, floor(5 x rank / count)), rank = #(ranking <= own)."""
+    """Per entry (account, position side): ceil(5 x rank / count) - 1, rank = #(ranking <= own)."""
     if not entries:
         return {}
     keys = sorted(((0, 0) if e.ranking == INF else (-1, e.ranking)) for e in entries)
@@ -171,7 +173,7 @@ def _lights(entries: list[AdlEntry]) -> dict[tuple, int]:
     for e in entries:
         k = (0, 0) if e.ranking == INF else (-1, e.ranking)
         rank = bisect_right(keys, k)
-        out[(e.account_id, e.position_side)] = min(4, 5 * rank // count)
+        out[(e.account_id, e.position_side)] = (5 * rank - 1) // count
     return out
 
 

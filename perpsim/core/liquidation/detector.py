@@ -500,6 +500,7 @@ class IndexedDetector:
         self._bump(sid)
         self._unflag(sid)
         self._tier_a[sid] = 0
+        self._key[sid] = None
         if self._tier[sid] == _T1:
             return self._t1_place(sid, recompute=True)
         return self._t2_place(sid)
