@@ -107,6 +107,15 @@ class ClearingHouse:
             self._risk.clear()
 
     # ------------------------------------------------------------------ accounts and wallets
+    def system_account(self, account_id: int, now: int = 0) -> Account:
+        """A venue-owned account (negative id), e.g. the insurance fund's, created on first use."""
+        if account_id >= 0:
+            raise ValueError("system accounts have negative ids")
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            acct = self.accounts[account_id] = Account(account_id, 0, 0, created=now)
+        return acct
+
     def create_account(self, now: int = 0, account_id: int | None = None) -> Account:
         if account_id is None:
             account_id = self._next_account
@@ -353,7 +362,8 @@ class ClearingHouse:
         return cost
 
     def apply_fill(self, account_id: int, symbol: str, side: str, qty: int, price: int, maker: bool,
-                   position_side: str | None = None, now: int = 0, fee: bool = True) -> list:
+                   position_side: str | None = None, now: int = 0, fee: bool = True,
+                   execution: str = "", release_isolated: bool = True) -> list:
         """Settle one side of a fill: position, commission, realized PnL, isolated margin.
 
         Commission = notional x the account's maker/taker rate (FAQ 98488a51...), paid from
@@ -361,7 +371,10 @@ class ClearingHouse:
         paid between the settlement wallet and the cross wallet, or the isolated wallet for an
         isolated position. Opening an isolated position moves notional / leverage from the
         cross wallet into its isolated wallet; reducing one returns the closed share of the
-        isolated wallet plus its realized PnL [I].
+        isolated wallet plus its realized PnL, never a deficit [I]. The liquidation waterfall settles with
+        ``fee=False`` (no commission on liquidation or ADL closes), an ``execution`` tag
+        (LIQUIDATION, ADL, INSURANCE) and ``release_isolated=False`` (it distributes the
+        isolated wallet itself: clearance fee, insurance share, deficit).
         """
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
@@ -394,9 +407,11 @@ class ClearingHouse:
             if realized:
                 self.ledger.move(settlement, iw, realized)
                 events.append(self._changed(account_id, iw, realized, "REALIZED_PNL", symbol, now))
-            if closed:
+            if closed and release_isolated:
                 if closed == q_before:
-                    release = iw.balance  # closed in full: all of it (a deficit too) returns to cross
+                    # closed in full: all of it returns to cross; a deficit stays for the insurance
+                    # fund to cover (negative-balance protection), never the cross wallet
+                    release = max(0, iw.balance)
                 else:
                     release = max(0, min(iw.balance, round_div(iw_before * closed, q_before) + realized))
                 if release:
@@ -406,7 +421,8 @@ class ClearingHouse:
                 im = initial_margin(notional(opened, price), cfg.leverage)
                 self.ledger.move(cross, iw, im)
                 events.append(self._changed(account_id, iw, im, "ISOLATED_MARGIN", symbol, now))
-        events.append(TradeSettled(account_id, symbol, side, ps, qty, price, commission, asset, realized, maker, now))
+        events.append(TradeSettled(account_id, symbol, side, ps, qty, price, commission, asset, realized, maker, now,
+                                   execution))
         events.append(PositionChanged(account_id, symbol, ps, pos.qty, pos.entry_price,
                                       pos.wallet.balance if pos.wallet else 0, pos.isolated, now))
         return events

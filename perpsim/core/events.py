@@ -45,6 +45,7 @@ class TradeSettled(NamedTuple):
     realized_pnl: int
     maker: bool
     time: int = 0
+    execution: str = ""  # "", LIQUIDATION, ADL or INSURANCE (the insurance fund taking over)
 
 
 class ConfigChanged(NamedTuple):
@@ -81,3 +82,70 @@ class FundingSettled(NamedTuple):
     funding_rate: int
     mark_price: int
     time: int
+
+
+class LiquidationRecord(NamedTuple):
+    """One liquidation of one position (forceOrders, the liquidation history, the review)."""
+
+    time: int
+    account_id: int
+    symbol: str
+    side: str                 # the liquidation order's side: SELL closes a long
+    position_side: str
+    margin_type: str          # ISOLATED or CROSSED
+    leverage: int
+    entry_price: int
+    mark_price: int           # the trigger
+    liquidation_price: int | None
+    bankruptcy_price: int | None
+    execution_price: int      # average over the book fills, the insurance takeover and ADL
+    qty: int
+    book_qty: int             # filled by the IOC order in the book
+    insurance_qty: int        # taken over by the insurance fund at the bankruptcy price
+    adl_qty: int              # closed against ADL counterparties
+    loss: int                 # realized PnL of the closes (negative) plus the clearance fee
+    clearance_fee: int
+    insurance_delta: int      # what the insurance fund's wallet gained (+) or paid (-)
+    wallet_after: int         # the futures (cross) wallet balance after
+    partial: bool
+    adl_counterparties: tuple  # ((account_id, position_side, qty), ...)
+
+
+class AdlRecord(NamedTuple):
+    """One position reduced by auto-deleveraging, at the bankrupt position's bankruptcy price."""
+
+    time: int
+    account_id: int
+    symbol: str
+    position_side: str
+    side: str                 # the ADL close's side
+    qty: int
+    price: int
+    realized_pnl: int
+    liquidated_account_id: int
+
+
+class InsuranceFundChanged(NamedTuple):
+    """A movement of an insurance fund (its full history)."""
+
+    asset: str
+    delta: int
+    balance: int
+    reason: str               # CLEARANCE_FEE, LEFTOVER, TAKEOVER, NEGATIVE_BALANCE, DEPOSIT, ...
+    account_id: int
+    symbol: str
+    time: int
+
+
+class MarginCall(NamedTuple):
+    """The margin ratio of a scope crossed the margin-call threshold (MARGIN_CALL)."""
+
+    time: int
+    account_id: int
+    margin_type: str          # CROSSED or ISOLATED
+    symbol: str               # the isolated position's symbol, "" for a cross account
+    position_side: str
+    margin_ratio: int
+    margin_balance: int
+    maint_margin: int
+    cross_wallet: int

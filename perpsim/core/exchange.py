@@ -17,7 +17,9 @@ from typing import Any, Callable, NamedTuple
 from . import errors as E
 from .clearing import ClearingHouse
 from .errors import VenueError
-from .events import FundingSettled, MarkPriceUpdate
+from .events import BalanceChanged, FundingSettled, InsuranceFundChanged, MarginCall, MarkPriceUpdate, PositionChanged
+from .liquidation.detector import IndexedDetector
+from .liquidation.waterfall import Liquidator, setting
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
@@ -59,11 +61,17 @@ class Exchange:
 
     def __init__(self, instruments: dict[str, Instrument] | None = None):
         self.clearing = ClearingHouse(instruments)
+        from .orders import OrderManager  # here: orders.py imports clearing, not exchange
+        self.orders = OrderManager(self.clearing)
         self.now = 0                       # venue time, ms: the latest command's ts (never goes back)
         self.commands = 0                  # commands applied
         self.api_keys: dict[str, ApiKey] = {}
         self.settings: dict[str, Any] = {}
         self.markets: dict[str, SymbolMarket] = {}
+        self.insurance_funds: dict[str, int] = {}    # margin asset -> the fund's (system) account id
+        self.margin_called: set[tuple] = set()       # scopes whose margin call is out (re-armed below)
+        self._detector = None                        # derived index, rebuilt on demand (never hashed)
+        self._holders: dict[str, set[int]] | None = None   # derived: symbol -> accounts holding it
 
     # ------------------------------------------------------------------ the pipeline
     def apply(self, cmd: Command) -> Result:
@@ -81,7 +89,94 @@ class Exchange:
             return Result(timed, None, e)
         except TypeError as e:  # unknown or missing argument names
             return Result(timed, None, VenueError(E.BAD_PARAM, f"Malformed command {cmd.kind!r}: {e}"))
-        return Result(timed + events, reply)
+        return Result(timed + events + self.check_accounts(_accounts_in(events)), reply)
+
+    # ------------------------------------------------------------------ risk: detection, waterfall, margin calls
+    @property
+    def detector(self) -> IndexedDetector:
+        if self._detector is None:
+            self._detector = IndexedDetector(self.clearing)
+        return self._detector
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_detector"] = state["_holders"] = None  # derived: rebuilt after a snapshot is loaded
+        return state
+
+    def insurance_account(self, asset: str) -> int:
+        """The insurance fund of a margin asset: a venue account holding its wallet and positions."""
+        fund = self.insurance_funds.get(asset)
+        if fund is None:
+            fund = self.insurance_funds[asset] = -(len(self.insurance_funds) + 1)
+            self.clearing.system_account(fund, self.now)
+        return fund
+
+    def liquidation_order(self, account_id: int, symbol: str, side: str, position_side: str, qty: int,
+                          limit: int) -> list:
+        """The waterfall's IOC order at the bankruptcy price, through the book when there is one."""
+        orders = getattr(self, "orders", None)
+        if orders is None:
+            return []
+        return orders.liquidation_order(account_id, symbol, side, position_side, qty, limit, self.now)
+
+    def check_accounts(self, account_ids) -> list:
+        """Re-check changed accounts; liquidate what is liquidatable, to a fixpoint."""
+        if not account_ids:
+            return []
+        self._update_holders(account_ids)
+        return self._liquidate(self.detector.on_accounts_changed(sorted(account_ids)), set(account_ids))
+
+    def _liquidate(self, candidates, touched: set) -> list:
+        events: list = []
+        liquidator = Liquidator(self)
+        rounds = 0
+        while candidates and rounds < 1000:
+            rounds += 1
+            changed: set[int] = set()
+            for c in sorted(candidates, key=lambda c: c.scope):
+                if c.account_id < 0:
+                    continue  # the insurance fund is not liquidated; ADL protects it
+                evs = liquidator.liquidate(c.account_id, c.kind, c.scope[2], c.position_side)
+                events += evs
+                changed |= _accounts_in(evs)
+            touched |= changed
+            self._update_holders(changed)
+            candidates = self.detector.on_accounts_changed(sorted(changed)) if changed else []
+        for acct_id in sorted(touched):
+            events += liquidator.protect_negative_balances(acct_id)
+        return events + self._margin_calls(touched)
+
+    def _margin_calls(self, account_ids) -> list:
+        """MARGIN_CALL once when a scope's margin ratio reaches the threshold; re-armed below it [I]."""
+        threshold = setting(self, "margin_call_ratio")
+        events = []
+        ch = self.clearing
+        for acct_id in sorted(account_ids):
+            acct = ch.accounts.get(acct_id)
+            if acct is None or acct_id < 0:
+                continue
+            scopes = []
+            for asset in sorted({ch.instruments[p.symbol].margin_asset for p in acct.open_positions()}):
+                f = ch.cross_figures(acct_id, asset)
+                if f.maint_margin:
+                    scopes.append(((acct_id, "CROSSED", asset, ""), f.margin_ratio, f.margin_balance,
+                                   f.maint_margin, f.wallet_balance))
+            for p in acct.open_positions():
+                if p.wallet is not None:
+                    f = ch.position_figures(p)
+                    scopes.append(((acct_id, "ISOLATED", p.symbol, p.side), f.margin_ratio,
+                                   p.wallet.balance + f.unrealized_pnl, f.maint_margin, 0))
+            live = {s[0] for s in scopes}
+            for key, ratio, mb, mm, cw in scopes:
+                high = ratio is None or ratio >= threshold
+                if high and key not in self.margin_called:
+                    self.margin_called.add(key)
+                    events.append(MarginCall(self.now, acct_id, key[1], key[2] if key[1] == "ISOLATED" else "",
+                                             key[3], ratio if ratio is not None else -1, mb, mm, cw))
+                elif not high:
+                    self.margin_called.discard(key)
+            self.margin_called -= {k for k in self.margin_called if k[0] == acct_id and k not in live}
+        return events
 
     # ------------------------------------------------------------------ time and prices
     def market(self, symbol: str) -> SymbolMarket:
@@ -129,8 +224,33 @@ class Exchange:
         return ev + self.after_mark(symbol)
 
     def after_mark(self, symbol: str) -> list:
-        """What a new mark sets off: conditional-order triggers and the liquidation check."""
-        return []
+        """What a new mark sets off: conditional-order triggers, then the liquidation check."""
+        events: list = []
+        orders = getattr(self, "orders", None)
+        if orders is not None:
+            events += orders.on_mark(symbol, self.clearing.mark(symbol), self.now)
+        candidates = self.detector.on_mark(symbol, self.clearing.mark(symbol))
+        touched = {c.account_id for c in candidates} | _accounts_in(events) | self.holders(symbol)
+        return events + self._liquidate(candidates, touched)
+
+    def holders(self, symbol: str) -> set[int]:
+        """Accounts with an open position in ``symbol`` (a derived index, for margin calls)."""
+        if self._holders is None:
+            self._holders = {}
+            for a, acct in self.clearing.accounts.items():
+                for p in acct.open_positions():
+                    self._holders.setdefault(p.symbol, set()).add(a)
+        return self._holders.get(symbol, set())
+
+    def _update_holders(self, account_ids) -> None:
+        if self._holders is None:
+            return
+        for a in account_ids:
+            for held in self._holders.values():
+                held.discard(a)
+            acct = self.clearing.accounts.get(a)
+            for p in (acct.open_positions() if acct else ()):
+                self._holders.setdefault(p.symbol, set()).add(a)
 
     def _settle_funding(self, symbol: str) -> list:
         """Pay funding at ``now``: each open position's q x mark x F between its wallet and the
@@ -160,9 +280,11 @@ class Exchange:
         h = hashlib.sha256()
         h.update(f"exchange|{STATE_FORMAT}|{self.now}|{self.commands}\n".encode())
         h.update(self.clearing.state_hash().encode())
+        self.orders.hash_into(h)
         for key in sorted(self.api_keys):
             k = self.api_keys[key]
             h.update(f"K|{key}|{k.account_id}|{k.secret}|{','.join(k.permissions)}\n".encode())
+        h.update(f"F|{sorted(self.insurance_funds.items())}|{sorted(self.margin_called)}\n".encode())
         for name in sorted(self.settings):
             h.update(f"S|{name}|{self.settings[name]!r}\n".encode())
         for symbol in sorted(self.markets):
@@ -171,6 +293,11 @@ class Exchange:
             h.update(f"X|{symbol}|{path._times}|{path._prices}|{[tuple(vars(w).values()) for w in path.wicks]}|"
                      f"{m.last}|{m.mark}|{m.next_funding}|{m.interval_hours}|{m.premium.average(self.now)}\n".encode())
         return h.hexdigest()
+
+
+def _accounts_in(events) -> set[int]:
+    """The accounts whose balances or positions the events changed."""
+    return {e.account_id for e in events if isinstance(e, (BalanceChanged, PositionChanged))}
 
 
 # ---------------------------------------------------------------------- handlers
@@ -268,7 +395,9 @@ def _adjust_isolated_margin(ex: Exchange, account_id: int, symbol: str, amount: 
 
 @handler("set_mark")
 def _set_mark(ex: Exchange, symbol: str, price: int):
-    return None, ex.clearing.set_mark(symbol, price, ex.now)
+    """Set a mark directly (tests and scenarios); it sets off what any new mark does."""
+    events = ex.clearing.set_mark(symbol, price, ex.now)
+    return None, events + ex.after_mark(symbol)
 
 
 @handler("trade")
@@ -317,6 +446,17 @@ def _settle_funding(ex: Exchange, symbol: str):
     return None, events + ex._settle_funding(symbol)
 
 
+@handler("fund_insurance")
+def _fund_insurance(ex: Exchange, asset: str, amount: int):
+    """Seed an insurance fund with test money (an admin deposit)."""
+    ex.clearing._check_asset(asset)
+    amount = _int(amount, "amount", positive=True)
+    fund = ex.insurance_account(asset)
+    w = ex.clearing.user_wallet(fund, "FUTURES", asset)
+    ex.clearing.ledger.deposit(w, amount)
+    return None, [InsuranceFundChanged(asset, amount, w.balance, "DEPOSIT", fund, "", ex.now)]
+
+
 @handler("check_ledger")
 def _check_ledger(ex: Exchange):
     """The ledger invariant, as a journaled admin command."""
@@ -329,3 +469,6 @@ def _set_setting(ex: Exchange, name: str, value: Any):
         raise E.illegal_param("name")
     ex.settings[name] = value
     return None, []
+
+
+from . import order_commands  # noqa: E402,F401  (registers the order handlers)
