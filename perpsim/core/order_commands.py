@@ -1,0 +1,122 @@
+"""Order commands of the exchange: each one a Binance order endpoint, run by ``Exchange.apply``.
+
+Arguments are JSON-safe (amounts as ints of 1e-8 units, Binance's enum strings); each handler
+returns ``(reply, events)`` and raises ``VenueError`` (Binance's code and message) before it
+changes anything. Replies are Binance's response objects with int amounts (``Order.view``).
+
+=========================  ==================================  ===========================
+command                    Binance endpoint                    arguments
+=========================  ==================================  ===========================
+place_order                POST /fapi/v1/order                 account_id, symbol, side, type, quantity, price,
+                                                               time_in_force, reduce_only, position_side,
+                                                               client_order_id, stp_mode
+cancel_order               DELETE /fapi/v1/order               account_id, symbol, order_id | client_order_id
+cancel_all_orders          DELETE /fapi/v1/allOpenOrders       account_id, symbol
+modify_order               PUT /fapi/v1/order                  account_id, symbol, side, quantity, price,
+                                                               order_id | client_order_id
+place_algo_order           POST /fapi/v1/algoOrder             account_id, symbol, side, type, quantity, price,
+                                                               trigger_price, time_in_force, working_type,
+                                                               price_protect, reduce_only, close_position,
+                                                               position_side, activate_price, callback_rate,
+                                                               client_algo_id, stp_mode
+cancel_algo_order          DELETE /fapi/v1/algoOrder           account_id, algo_id | client_algo_id
+cancel_all_algo_orders     DELETE /fapi/v1/algoOpenOrders      account_id, symbol
+batch_orders               POST /fapi/v1/batchOrders           account_id, orders (list of place_order args,
+                                                               at most 5); reply: per order a view or an error
+=========================  ==================================  ===========================
+
+The handlers of ``set_leverage`` and ``trade`` are wrapped so that the order layer follows
+what they change: a new leverage changes the initial margin resting orders reserve; a direct
+trade moves positions, which shrinks reduce-only orders. (A new mark reaches
+``OrderManager.on_mark`` through ``Exchange.after_mark``.)
+"""
+from __future__ import annotations
+
+from .errors import VenueError
+from .exchange import _HANDLERS, Exchange, handler
+
+MAX_BATCH = 5   # POST /fapi/v1/batchOrders takes at most 5 orders (-4082 beyond)
+
+
+@handler("place_order")
+def _place_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, quantity: int | None = None,
+                 price: int | None = None, time_in_force: str | None = None, reduce_only: bool = False,
+                 position_side: str | None = None, client_order_id: str | None = None,
+                 stp_mode: str | None = None):
+    return ex.orders.place(account_id, symbol, side, type, quantity, price, time_in_force, reduce_only,
+                           position_side, client_order_id, stp_mode, ex.now)
+
+
+@handler("cancel_order")
+def _cancel_order(ex: Exchange, account_id: int, symbol: str, order_id: int | None = None,
+                  client_order_id: str | None = None):
+    return ex.orders.cancel(account_id, symbol, order_id, client_order_id, ex.now)
+
+
+@handler("cancel_all_orders")
+def _cancel_all_orders(ex: Exchange, account_id: int, symbol: str):
+    return ex.orders.cancel_all(account_id, symbol, ex.now)
+
+
+@handler("modify_order")
+def _modify_order(ex: Exchange, account_id: int, symbol: str, side: str, quantity: int, price: int,
+                  order_id: int | None = None, client_order_id: str | None = None):
+    return ex.orders.modify(account_id, symbol, side, quantity, price, order_id, client_order_id, ex.now)
+
+
+@handler("place_algo_order")
+def _place_algo_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, **kw):
+    return ex.orders.place_algo(account_id, symbol, side, type, now=ex.now, **kw)
+
+
+@handler("cancel_algo_order")
+def _cancel_algo_order(ex: Exchange, account_id: int, algo_id: int | None = None, client_algo_id: str | None = None):
+    return ex.orders.cancel_algo(account_id, algo_id, client_algo_id, ex.now)
+
+
+@handler("cancel_all_algo_orders")
+def _cancel_all_algo_orders(ex: Exchange, account_id: int, symbol: str):
+    return ex.orders.cancel_all_algo(account_id, symbol, ex.now)
+
+
+@handler("batch_orders")
+def _batch_orders(ex: Exchange, account_id: int, orders: list):
+    """Up to 5 orders, each placed on its own: a refused one answers its error, the others stand."""
+    if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH:
+        raise VenueError(-4082, f"Invalid number of batch place orders: {len(orders) if isinstance(orders, list) else 0}")
+    replies, events = [], []
+    for args in orders:
+        if not isinstance(args, dict):
+            replies.append({"code": -1102, "msg": "Mandatory parameter 'batchOrders' was not sent, was empty/null, or malformed."})
+            continue
+        try:
+            reply, evs = _place_order(ex, account_id=account_id, **args)
+        except VenueError as e:
+            replies.append(e.to_dict())
+            continue
+        except TypeError as e:
+            replies.append({"code": -1102, "msg": f"Malformed order: {e}"})
+            continue
+        replies.append(reply)
+        events += evs
+    return replies, events
+
+
+# ---------------------------------------------------------------------- followers
+_set_leverage = _HANDLERS.get("set_leverage")
+_trade = _HANDLERS.get("trade")
+
+if _set_leverage is not None:
+    @handler("set_leverage")
+    def _set_leverage_and_refresh(ex: Exchange, account_id: int, symbol: str, leverage: int, **kw):
+        reply, events = _set_leverage(ex, account_id=account_id, symbol=symbol, leverage=leverage, **kw)
+        ex.orders.refresh(account_id, symbol)
+        return reply, events
+
+if _trade is not None:
+    @handler("trade")
+    def _trade_and_follow(ex: Exchange, buyer: int, seller: int, symbol: str, **kw):
+        reply, events = _trade(ex, buyer=buyer, seller=seller, symbol=symbol, **kw)
+        for acct in sorted({buyer, seller}):
+            events += ex.orders.on_position_change(acct, symbol, ex.now)
+        return reply, events
