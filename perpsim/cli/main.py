@@ -107,6 +107,37 @@ def _journal_call(fn, data_dir: Path):
 
 
 @app.command()
+def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.1)."),
+          port: int = typer.Option(None, help="Port (default 8080)."),
+          data_dir: Path = typer.Option(None, "--data-dir", help="The venue's data directory."),
+          admin_token: str = typer.Option(None, "--admin-token", help="Admin token; generated when absent."),
+          clock: str = typer.Option(None, "--clock", help="wall (live) or sim (moved by the admin API)."),
+          seed: int = typer.Option(None, "--seed", help="Seed of the synthetic index feed (default 42)."),
+          replay: Path = typer.Option(None, "--replay", help="Replay Binance kline CSV files instead."),
+          symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols."),
+          no_time_check: bool = typer.Option(None, "--no-time-check", help="Do not check timestamp/recvWindow."),
+          config: Path = typer.Option(None, "--config", help="A TOML file with any of these settings.")):
+    """Serve Binance's USD-M REST and WebSocket API on a local venue."""
+    from perpsim.cli.serve import load_config, run_serve
+
+    cfg = load_config(config)
+
+    def pick(value, key, default):
+        return value if value is not None else cfg.get(key, default)
+    clock_kind = pick(clock, "clock", "wall")
+    if clock_kind not in ("wall", "sim"):
+        typer.echo("error: --clock must be wall or sim", err=True)
+        raise typer.Exit(2)
+    syms = pick(symbols, "symbols", "BTCUSDT,ETHUSDT,XRPUSDT")
+    syms = tuple(s.strip().upper() for s in (syms.split(",") if isinstance(syms, str) else syms) if s.strip())
+    dd = pick(data_dir, "data_dir", None)
+    rp = pick(replay, "replay", None)
+    run_serve(pick(host, "host", "127.0.0.1"), int(pick(port, "port", 8080)), Path(dd) if dd else None,
+              pick(admin_token, "admin_token", None), clock_kind, int(pick(seed, "seed", 42)),
+              Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False))
+
+
+@app.command()
 def demo():
     """A short session on the clearing core: two traders, a trade, a price move, the figures."""
     from perpsim.cli.demo import run_demo

@@ -1,0 +1,156 @@
+"""The admin API (token-protected): accounts, test funds, prices and wicks, clock, funding, state.
+
+Every operation is a journaled command; the server only generates what must be random (API
+keys and secrets) before it builds the command, so a replay reproduces it.
+"""
+from __future__ import annotations
+
+import secrets
+
+from perpsim.core.errors import VenueError
+from perpsim.core.fixed import parse
+
+from ..routes import ADMIN, endpoint
+from .common import run
+
+
+def _amount(doc: dict, key: str, positive: bool = True) -> int:
+    try:
+        v = parse(doc.get(key), key)
+    except ValueError as e:
+        raise VenueError(-1102, f"'{key}': {str(e).split(': ', 1)[-1]}") from None
+    if positive and v <= 0:
+        raise VenueError(-1130, f"Data sent for parameter '{key}' is not valid. It must be positive.")
+    return v
+
+
+def _int(doc: dict, key: str) -> int:
+    v = doc.get(key)
+    if isinstance(v, str) and v.isdigit():
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise VenueError(-1102, f"Mandatory parameter '{key}' was not sent, was empty/null, or malformed.")
+    return v
+
+
+def _str(doc: dict, key: str) -> str:
+    v = doc.get(key)
+    if not isinstance(v, str) or not v:
+        raise VenueError(-1102, f"Mandatory parameter '{key}' was not sent, was empty/null, or malformed.")
+    return v
+
+
+async def new_api_key(ctx, account_id: int, permissions=None) -> tuple[str, str]:
+    api_key, secret = secrets.token_hex(32), secrets.token_hex(32)
+    await run(ctx, "create_api_key", account_id=account_id, api_key=api_key, secret=secret,
+              permissions=list(permissions) if permissions else None)
+    return api_key, secret
+
+
+@endpoint("POST", "/admin/v1/accounts", ADMIN)
+async def create_account(ctx):
+    """Create an account with an API key; optional {"deposit": {"USDT": "10000"}} into its futures wallet."""
+    doc = ctx.body_json
+    deposit = doc.get("deposit") or {}
+    if not isinstance(deposit, dict):
+        raise VenueError(-1130, "Data sent for parameter 'deposit' is not valid.")
+    amounts = {asset: _amount(deposit, asset) for asset in deposit}
+    permissions = doc.get("permissions")
+    if permissions is not None and not (isinstance(permissions, list) and all(isinstance(p, str) for p in permissions)):
+        raise VenueError(-1130, "Data sent for parameter 'permissions' is not valid.")
+    r = await run(ctx, "create_account", deposit=amounts)
+    api_key, secret = await new_api_key(ctx, r.reply, permissions)
+    return {"accountId": r.reply, "apiKey": api_key, "secretKey": secret}
+
+
+@endpoint("POST", "/admin/v1/apiKeys", ADMIN)
+async def create_api_key(ctx):
+    """Another API key for an account, with permissions (READ, TRADE, TRANSFER)."""
+    doc = ctx.body_json
+    api_key, secret = await new_api_key(ctx, _int(doc, "accountId"), doc.get("permissions"))
+    return {"apiKey": api_key, "secretKey": secret}
+
+
+@endpoint("POST", "/admin/v1/deposit", ADMIN)
+async def deposit(ctx):
+    """Test funds into any wallet: SPOT, FUNDING, FUTURES or EARN."""
+    doc = ctx.body_json
+    await run(ctx, "deposit", account_id=_int(doc, "accountId"), asset=_str(doc, "asset"),
+              amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
+    return {"ok": True}
+
+
+@endpoint("POST", "/admin/v1/withdraw", ADMIN)
+async def withdraw(ctx):
+    """Test funds out of a wallet (within what is transferable)."""
+    doc = ctx.body_json
+    await run(ctx, "withdraw", account_id=_int(doc, "accountId"), asset=_str(doc, "asset"),
+              amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
+    return {"ok": True}
+
+
+@endpoint("POST", "/admin/v1/insurance", ADMIN)
+async def fund_insurance(ctx):
+    """Seed the insurance fund of a margin asset."""
+    doc = ctx.body_json
+    await run(ctx, "fund_insurance", asset=_str(doc, "asset"), amount=_amount(doc, "amount"))
+    return {"ok": True}
+
+
+@endpoint("POST", "/admin/v1/price", ADMIN)
+async def set_price(ctx):
+    """{"symbol", "price"} sets every index constituent; {"symbol", "wick": {"pct", "downMs", "upMs"}} runs a wick."""
+    doc = ctx.body_json
+    symbol = _str(doc, "symbol")
+    if "wick" in doc:
+        w = doc["wick"]
+        if not isinstance(w, dict):
+            raise VenueError(-1130, "Data sent for parameter 'wick' is not valid.")
+        await run(ctx, "wick", symbol=symbol, pct=_amount(w, "pct", positive=False), down_ms=_int(w, "downMs"),
+                  up_ms=_int(w, "upMs"))
+    else:
+        await run(ctx, "set_index", symbol=symbol, price=_amount(doc, "price"))
+    mark = ctx.service.read(lambda ex: ex.clearing.mark(symbol))
+    from perpsim.core.fixed import fmt_plain
+    return {"symbol": symbol, "markPrice": fmt_plain(mark)}
+
+
+@endpoint("POST", "/admin/v1/clock", ADMIN)
+async def advance_clock(ctx):
+    """Advance the simulated clock by advanceMs (simulated-clock mode only)."""
+    if ctx.service.venue.clock.kind != "sim":
+        raise VenueError(-1020, "This operation is not supported: the venue runs on wall time.")
+    r = await run(ctx, "advance_clock", ms=_int(ctx.body_json, "advanceMs"))
+    await ctx.service.tick_prices(r.reply)
+    return {"time": r.reply}
+
+
+@endpoint("POST", "/admin/v1/funding", ADMIN)
+async def settle_funding(ctx):
+    """Settle funding of a symbol now."""
+    await run(ctx, "settle_funding", symbol=_str(ctx.body_json, "symbol"))
+    return {"ok": True}
+
+
+@endpoint("POST", "/admin/v1/settings", ADMIN)
+async def set_setting(ctx):
+    """Change a venue setting: {"name", "value"}."""
+    doc = ctx.body_json
+    value = doc.get("value")
+    if not isinstance(value, (int, str, bool)) and value is not None:
+        raise VenueError(-1130, "Data sent for parameter 'value' is not valid: an integer, string or boolean.")
+    await run(ctx, "set_setting", name=_str(doc, "name"), value=value)
+    return {"ok": True}
+
+
+@endpoint("GET", "/admin/v1/state", ADMIN)
+async def state(ctx):
+    """State hash, ledger invariant, insurance funds and the command count (a journaled check)."""
+    r = await run(ctx, "check_ledger")
+
+    def funds(ex):
+        from perpsim.core.fixed import fmt_plain
+        return {asset: fmt_plain(ex.clearing.balance(fid, "FUTURES", asset))
+                for asset, fid in sorted(ex.insurance_funds.items())}
+    return {"stateHash": r.reply["stateHash"], "ledgerBalanced": r.reply["ledgerBalanced"],
+            "insuranceFunds": ctx.service.read(funds), "commands": ctx.service.venue.last_seq}

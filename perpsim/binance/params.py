@@ -1,0 +1,140 @@
+"""Request parameters as Binance reads them: the raw query and the raw body, for every verb.
+
+Clients put parameters in the query (SDK, connector), in a form body (ccxt for POST/PUT,
+python-binance for POST/PUT/DELETE), or both; a clash is won by the query (binance-api.md
+section 2). Every typed read raises Binance's error for a missing or malformed value.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
+
+from perpsim.core.errors import VenueError
+from perpsim.core.fixed import parse
+
+MAX_PARAMS = 64
+MAX_VALUE = 4096   # batchOrders carries up to 5 orders as JSON
+
+
+def mandatory(name: str) -> VenueError:
+    return VenueError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def invalid(name: str, why: str = "") -> VenueError:
+    return VenueError(-1130, f"Data sent for parameter '{name}' is not valid.{' ' + why if why else ''}")
+
+
+def illegal_chars(name: str) -> VenueError:
+    return VenueError(-1100, f"Illegal characters found in parameter '{name}'.")
+
+
+class Params:
+    """The merged parameters of one request (query wins), with typed readers."""
+
+    def __init__(self, raw_query: bytes, raw_body: bytes):
+        try:
+            query = parse_qsl(raw_query.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS)
+            body = parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS) \
+                if raw_body and not raw_body.lstrip().startswith(b"{") else []
+        except (UnicodeDecodeError, ValueError):
+            raise VenueError(-1104, "Not all sent parameters were read; malformed request.") from None
+        values: dict[str, str] = {}
+        for k, v in body + query:   # query last: it wins
+            if len(v) > MAX_VALUE or len(k) > 64:
+                raise VenueError(-1104, "Not all sent parameters were read; read too large a parameter.")
+            values[k] = v
+        self.values = values
+
+    def __contains__(self, name: str) -> bool:
+        return self.values.get(name, "") != ""
+
+    def raw(self, name: str) -> str | None:
+        v = self.values.get(name)
+        return None if v is None or v == "" else v
+
+    def str(self, name: str, required: bool = False, default: str | None = None, max_len: int = 64,
+            charset: str | None = None) -> str | None:
+        v = self.raw(name)
+        if v is None:
+            if required:
+                raise mandatory(name)
+            return default
+        if len(v) > max_len:
+            raise invalid(name, "Too long.")
+        if charset is not None and any(c not in charset for c in v):
+            raise illegal_chars(name)
+        return v
+
+    def symbol(self, required: bool = True) -> str | None:
+        v = self.str("symbol", required=required, max_len=32)
+        if v is not None and not (v.isalnum() and v.upper() == v):
+            raise VenueError(-1121, "Invalid symbol.")
+        return v
+
+    def enum(self, name: str, choices, required: bool = False, default: str | None = None) -> str | None:
+        v = self.str(name, required=required, default=default)
+        if v is not None and v not in choices:
+            raise invalid(name)
+        return v
+
+    def int(self, name: str, required: bool = False, default: int | None = None,
+            lo: int | None = None, hi: int | None = None) -> int | None:
+        v = self.raw(name)
+        if v is None:
+            if required:
+                raise mandatory(name)
+            return default
+        t = v.strip()
+        if not (t.isdigit() or (t[:1] == "-" and t[1:].isdigit())) or len(t) > 20:
+            raise mandatory(name) if not t else invalid(name, "Not an integer.")
+        n = int(t)
+        if (lo is not None and n < lo) or (hi is not None and n > hi):
+            raise invalid(name, "Out of range.")
+        return n
+
+    def decimal(self, name: str, required: bool = False, positive: bool = False) -> int | None:
+        """A decimal number in 1e-8 units; exponents and ``50000.0`` accepted; more than 8 decimals: -1111."""
+        v = self.raw(name)
+        if v is None:
+            if required:
+                raise mandatory(name)
+            return None
+        try:
+            d = Decimal(v.strip())
+        except InvalidOperation:
+            raise illegal_chars(name) from None
+        if not d.is_finite() or abs(d.adjusted()) > 20:
+            raise invalid(name, "Out of range.")
+        try:
+            units = parse(d, name)
+        except ValueError:
+            raise VenueError(-1111, "Precision is over the maximum defined for this asset.") from None
+        if positive and units <= 0:
+            raise invalid(name, "It must be greater than zero.")
+        return units
+
+    def bool(self, name: str, default: bool | None = None) -> bool | None:
+        v = self.raw(name)
+        if v is None:
+            return default
+        low = v.lower()
+        if low not in ("true", "false"):
+            raise invalid(name, "Use 'true' or 'false'.")
+        return low == "true"
+
+    def json_list(self, name: str, required: bool = True, max_items: int = 5) -> list:
+        v = self.raw(name)
+        if v is None:
+            if required:
+                raise mandatory(name)
+            return []
+        try:
+            items = json.loads(v)
+        except (ValueError, RecursionError):
+            raise invalid(name, "Malformed JSON.") from None
+        if not isinstance(items, list) or not items or len(items) > max_items:
+            raise invalid(name, f"A JSON list of 1 to {max_items} items.")
+        if not all(isinstance(i, dict) for i in items):
+            raise invalid(name, "Each item must be an object.")
+        return items

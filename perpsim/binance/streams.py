@@ -1,0 +1,185 @@
+"""WebSocket streams: every path layout clients dial, SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS, and
+the market and user-data pushes translated from the venue's events (binance-api.md section 5).
+
+Raw connections (``/ws``) receive the payload itself; combined ones (``/stream``) receive
+``{"stream": name, "data": payload}``. The category prefix (/public, /market, /private) is
+accepted and ignored: any stream can be served on any path (section 5.1).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Callable
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from perpsim.core.exchange import Command, Result
+
+from .translate import market_messages, user_messages
+
+QUEUE_LIMIT = 10_000
+_STREAM = re.compile(
+    r"^(!markPrice@arr(@1s)?|!forceOrder@arr|!bookTicker|!ticker@arr|!miniTicker@arr|"
+    r"[a-z0-9]+@(markPrice(@1s)?|aggTrade|trade|depth(5|10|20)?(@(100|250|500)ms)?|bookTicker|"
+    r"kline_(1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M)|ticker|miniTicker|forceOrder)|"
+    r"[a-z0-9]+_perpetual@continuousKline_(1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1M))$")
+
+
+class Conn:
+    def __init__(self, ws: WebSocket, combined: bool):
+        self.ws = ws
+        self.combined = combined
+        self.subs: set[str] = set()
+        self.user_keys: dict[str, int] = {}      # listenKey -> account id
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
+
+    def push(self, stream: str, payload) -> None:
+        self.put({"stream": stream, "data": payload} if self.combined else payload)
+
+    def put(self, msg) -> None:
+        try:
+            self.queue.put_nowait(msg)
+        except asyncio.QueueFull:  # a consumer this slow is dropped, as Binance drops it
+            self.queue = asyncio.Queue(maxsize=1)
+            self.queue.put_nowait(None)
+
+
+class StreamHub:
+    def __init__(self, service):
+        self.service = service
+        self.conns: set[Conn] = set()
+        self._unsubscribe: Callable | None = None
+        self._expiry: asyncio.Task | None = None
+        self.snapshot_depth: Callable[[str, int], dict | None] | None = None  # partial-depth source
+
+    def start(self) -> None:
+        if self._unsubscribe is None:
+            self._unsubscribe = self.service.subscribe(self.on_result)
+            self._expiry = asyncio.create_task(self._expire_listen_keys())
+
+    async def stop(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        for c in list(self.conns):
+            try:
+                await c.ws.close()
+            except Exception:
+                pass
+
+    def on_result(self, seq: int, cmd: Command, result: Result) -> None:
+        if not self.conns or not result.events:
+            return
+        market = market_messages(self.service, cmd, result)
+        user = user_messages(self.service, cmd, result)
+        for conn in list(self.conns):
+            for stream, payload in market:
+                if stream in conn.subs:
+                    conn.push(stream, payload)
+            if conn.user_keys:
+                for account_id, payload in user:
+                    for key, acct in conn.user_keys.items():
+                        if acct == account_id:
+                            conn.push(key, payload)
+
+    async def _expire_listen_keys(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            for lk in self.service.expired_listen_keys():
+                msg = {"e": "listenKeyExpired", "E": self.service.now(), "listenKey": lk.key}
+                for conn in list(self.conns):
+                    if conn.user_keys.pop(lk.key, None) is not None:
+                        conn.push(lk.key, msg)
+
+    # ------------------------------------------------------------------ control frames
+    def subscribe(self, conn: Conn, names: list) -> str | None:
+        """Add streams or listen keys; returns an error message for an invalid one (nothing added)."""
+        streams, keys = [], {}
+        for name in names:
+            if not isinstance(name, str) or len(name) > 200:
+                return "Invalid request: invalid stream"
+            acct = self.service.account_for_listen_key(name)
+            if acct is not None:
+                keys[name] = acct
+            elif _STREAM.match(name):
+                streams.append(name)
+            else:
+                return "Invalid request: invalid stream"
+        conn.subs.update(streams)
+        conn.user_keys.update(keys)
+        return None
+
+
+async def websocket_endpoint(hub: StreamHub, ws: WebSocket) -> None:
+    path = ws.url.path
+    combined = path.endswith("/stream")
+    conn = Conn(ws, combined)
+    initial: list[str] = []
+    rest = ws.path_params.get("rest")
+    if rest:
+        initial += [s for s in rest.split("/") if s and not s.isdigit()]  # ccxt's /ws/<slot> is not a stream
+    if ws.query_params.get("streams"):
+        initial += [s for s in ws.query_params["streams"].split("/") if s]
+    if ws.query_params.get("listenKey"):
+        initial.append(ws.query_params["listenKey"])
+    await ws.accept()
+    if initial and hub.subscribe(conn, initial) is not None:
+        await ws.send_json({"error": {"code": 2, "msg": "Invalid request: invalid stream"}})
+        await ws.close()
+        return
+    hub.conns.add(conn)
+    sender = asyncio.create_task(_sender(conn))
+    try:
+        while True:
+            text = await ws.receive_text()
+            reply = handle_control(hub, conn, text)
+            if reply is not None:
+                conn.put(reply)  # through the queue: replies keep their order with pushes
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.conns.discard(conn)
+        sender.cancel()
+
+
+async def _sender(conn: Conn) -> None:
+    try:
+        while True:
+            msg = await conn.queue.get()
+            if msg is None:
+                await conn.ws.close()
+                return
+            await conn.ws.send_text(json.dumps(msg, separators=(",", ":")))
+    except Exception:
+        return
+
+
+def handle_control(hub: StreamHub, conn: Conn, text: str) -> dict | None:
+    """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, with the id echoed in its own type (quirk 3)."""
+    try:
+        msg = json.loads(text)
+    except (ValueError, RecursionError):
+        return {"error": {"code": 3, "msg": "Invalid JSON: expected value at line 1 column 1"}}
+    if not isinstance(msg, dict):
+        return {"error": {"code": 3, "msg": "Invalid JSON: not an object"}}
+    rid = msg.get("id")
+    if rid is not None and (not isinstance(rid, (int, str)) or isinstance(rid, bool)):
+        return {"error": {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}, "id": None}
+    method = msg.get("method")
+    params = msg.get("params", [])
+    if method == "LIST_SUBSCRIPTIONS":
+        return {"result": sorted(conn.subs) + sorted(conn.user_keys), "id": rid}
+    if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+        if not isinstance(params, list):
+            return {"error": {"code": 2, "msg": "Invalid request: params must be an array"}, "id": rid}
+        if method == "SUBSCRIBE":
+            err = hub.subscribe(conn, params)
+            if err:
+                return {"error": {"code": 2, "msg": err}, "id": rid}
+        else:
+            for name in params:
+                if isinstance(name, str):
+                    conn.subs.discard(name)
+                    conn.user_keys.pop(name, None)
+        return {"result": None, "id": rid}
+    return {"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": rid}

@@ -1,0 +1,176 @@
+"""The venue as an asyncio service: the sequencer, the price feed, listen keys, event fan-out.
+
+Commands from every connection go through one queue. The sequencer takes everything waiting,
+submits it as one batch (one journal commit: group commit) on a single worker thread, and
+resolves each caller's future with its result; meanwhile new commands queue up for the next
+batch. Events reach subscribers (the WebSocket hub) on the event loop, in sequence order.
+"""
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from perpsim.core.exchange import Command, Result
+
+from .venue import Venue
+
+MAX_BATCH = 256
+LISTEN_KEY_TTL_MS = 60 * 60 * 1000   # a listenKey lives 60 minutes unless kept alive [P]
+
+
+@dataclass
+class ListenKey:
+    key: str
+    account_id: int
+    expires: int
+
+
+@dataclass
+class ServiceSettings:
+    feed_step_ms: int = 1000          # index ticks (markPrice@1s)
+    check_time: bool = True           # timestamp/recvWindow against wall time
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
+    extra: dict = field(default_factory=dict)
+
+
+class VenueService:
+    def __init__(self, venue: Venue, feed=None, settings: ServiceSettings | None = None):
+        self.venue = venue
+        self.feed = feed                      # object with price_at(symbol, t_ms) -> int, or None
+        self.settings = settings or ServiceSettings()
+        self.listen_keys: dict[str, ListenKey] = {}
+        self._queue: asyncio.Queue | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sequencer")
+        self._tasks: list[asyncio.Task] = []
+        self._listeners: list[Callable[[int, Command, Result], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_tick: list[Callable[[], Any]] = []   # agents and other periodic work (async callables)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue()
+        self.venue.subscribe(self._from_worker)
+        self._tasks.append(asyncio.create_task(self._sequencer(), name="sequencer"))
+        if self.feed is not None and self.venue.clock.kind == "wall":
+            self._tasks.append(asyncio.create_task(self._feed_loop(), name="feed"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks.clear()
+        self._executor.shutdown(wait=True)
+        self.venue.close()
+
+    # ------------------------------------------------------------------ commands
+    async def submit(self, kind: str, **args: Any) -> Result:
+        fut = self._loop.create_future()
+        await self._queue.put((kind, args, fut))
+        return await fut
+
+    async def _sequencer(self) -> None:
+        q = self._queue
+        while True:
+            batch = [await q.get()]
+            while len(batch) < MAX_BATCH and not q.empty():
+                batch.append(q.get_nowait())
+            items = [(k, a) for k, a, _ in batch]
+            try:
+                results = await self._loop.run_in_executor(self._executor, self.venue.submit_batch, items)
+            except Exception as e:  # a journal fault: every caller learns it; the venue refuses more
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(e)
+                continue
+            for (_, _, fut), r in zip(batch, results):
+                if not fut.done():
+                    fut.set_result(r)
+
+    def read(self, fn: Callable):
+        return self.venue.read(fn)
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, fn: Callable[[int, Command, Result], None]) -> Callable[[], None]:
+        """Called on the event loop after each acknowledged command."""
+        self._listeners.append(fn)
+        return lambda: self._listeners.remove(fn)
+
+    def _from_worker(self, seq: int, cmd: Command, result: Result) -> None:
+        self._loop.call_soon_threadsafe(self._publish, seq, cmd, result)
+
+    def _publish(self, seq: int, cmd: Command, result: Result) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(seq, cmd, result)
+            except Exception:  # one broken subscriber must not stop the others
+                pass
+
+    # ------------------------------------------------------------------ time and prices
+    def now(self) -> int:
+        """The venue's time (wall time in live mode)."""
+        ex_now = self.read(lambda ex: ex.now)
+        return max(ex_now, int(time.time() * 1000)) if self.venue.clock.kind == "wall" else ex_now
+
+    async def _feed_loop(self) -> None:
+        step = self.settings.feed_step_ms / 1000
+        while True:
+            await self.tick_prices(int(time.time() * 1000))
+            for fn in list(self.on_tick):
+                try:
+                    await fn()
+                except Exception:
+                    pass
+            await asyncio.sleep(step)
+
+    async def tick_prices(self, t: int) -> None:
+        """Submit the feed's index price of every symbol at ``t``."""
+        if self.feed is None:
+            return
+        for symbol in self.settings.symbols:
+            price = self.feed.price_at(symbol, t)
+            if price:
+                await self.submit("set_index", symbol=symbol, price=price)
+
+    # ------------------------------------------------------------------ listen keys
+    def listen_key(self, account_id: int) -> str:
+        """POST /fapi/v1/listenKey: the account's active key (extended), or a new one [P quirk 12]."""
+        now = self.now()
+        for lk in self.listen_keys.values():
+            if lk.account_id == account_id and lk.expires > now:
+                lk.expires = now + LISTEN_KEY_TTL_MS
+                return lk.key
+        key = secrets.token_hex(32)
+        self.listen_keys[key] = ListenKey(key, account_id, now + LISTEN_KEY_TTL_MS)
+        return key
+
+    def keep_alive(self, account_id: int, key: str | None) -> str | None:
+        now = self.now()
+        for lk in self.listen_keys.values():
+            if lk.account_id == account_id and (key is None or lk.key == key) and lk.expires > now:
+                lk.expires = now + LISTEN_KEY_TTL_MS
+                return lk.key
+        return None
+
+    def close_listen_key(self, account_id: int, key: str | None) -> None:
+        for k in [k for k, lk in self.listen_keys.items() if lk.account_id == account_id and (key in (None, k))]:
+            del self.listen_keys[k]
+
+    def account_for_listen_key(self, key: str) -> int | None:
+        lk = self.listen_keys.get(key)
+        return lk.account_id if lk is not None and lk.expires > self.now() else None
+
+    def expired_listen_keys(self) -> list[ListenKey]:
+        now = self.now()
+        gone = [lk for lk in self.listen_keys.values() if lk.expires <= now]
+        for lk in gone:
+            del self.listen_keys[lk.key]
+        return gone
