@@ -247,6 +247,7 @@ def test_margin_insufficient_and_position_cap():
           price=P("60000"), time_in_force="GTC")
     # open loss: a BUY above the mark costs IM + (price - mark) x qty
     w = Venue(deposit="1000000")
+    w.t += 61 * 86_400_000            # above 20x only 60 days after the account opened
     w.ok("set_leverage", account_id=1, symbol=SYM, leverage=125)
     w.err(-2027, "place_order", account_id=1, symbol=SYM, side="BUY", type="LIMIT", quantity=P("6"),
           price=P("60000"), time_in_force="GTC")
@@ -323,6 +324,9 @@ def test_stop_limit_and_take_profit_enter_the_book_as_limit(v):
     trade_at(v, "60300")
     assert v.ex.orders.algos[tp_id].status == "TRIGGERED"
     assert v.order(v.ex.orders.algos[tp_id].actual_order_id).price == P("60400")
+    r = v.limit(3, "SELL", "0.002", "60250")        # the stop's order fills: the algo order is FINISHED
+    assert v.ex.orders.algos[stop_id].status == "FINISHED"
+    assert [u.status for u in of(r.events, AlgoUpdate)] == ["FINISHED"]
     v.err(-4183, "place_algo_order", account_id=1, symbol=SYM, side="BUY", type="STOP", quantity=P("0.002"),
           trigger_price=P("61000"), price=P("64100"))
 

@@ -243,7 +243,7 @@ class Order:
     __slots__ = ("order_id", "symbol", "account_id", "client_order_id", "side", "type", "orig_type", "tif",
                  "qty", "price", "stop_price", "executed", "cum_quote", "status", "reduce_only", "closing",
                  "close_position", "position_side", "working_type", "price_protect", "stp", "activate_price",
-                 "callback_rate", "time", "update_time", "algo_id")
+                 "callback_rate", "time", "update_time", "algo_id", "_ck", "_cv")
 
     def __init__(self, order_id, symbol, account_id, client_order_id, side, type_, tif, qty, price,
                  reduce_only, closing, position_side, stp, now, orig_type=None, stop_price=0,
@@ -275,6 +275,8 @@ class Order:
         self.time = now
         self.update_time = now
         self.algo_id = algo_id
+        self._ck = None                     # cache of the reserve's per-order cost: key, value
+        self._cv = 0
 
     @property
     def avg_price(self) -> int:
@@ -681,7 +683,7 @@ class OrderManager:
                     o.update_time = now
                     if rem == 0 and o.executed == o.qty:
                         o.status = FILLED
-                        self._close(o)
+                        self._close(o, events, now)
                     else:
                         o.status = PARTIALLY_FILLED
                     x = X_CALCULATED if o.type == LIQUIDATION and not is_maker else X_TRADE
@@ -693,7 +695,7 @@ class OrderManager:
                 o.status = EXPIRED_IN_MATCH if ev.reason == B.R_STP else EXPIRED
                 o.update_time = now
                 touched.add(o.account_id)
-                self._close(o)
+                self._close(o, events, now)
                 events.append(self._update(o, X_EXPIRED, now, expire_reason=ev.reason))
             elif cls is B.OrderRested:
                 o = orders[ev.order_id]
@@ -703,13 +705,20 @@ class OrderManager:
                 o.status = CANCELED
                 o.update_time = now
                 touched.add(o.account_id)
-                self._close(o)
+                self._close(o, events, now)
                 events.append(self._update(o, X_CANCELED, now))
             elif cls is B.OrderRejected:    # only from a modify's re-entry; never expected
                 raise ev.to_error()
 
-    def _close(self, o: Order) -> None:
-        """Forget a closed order in the open-order indexes."""
+    def _close(self, o: Order, events: list | None = None, now: int = 0) -> None:
+        """Forget a closed order in the open-order indexes; a triggered algo order whose order is
+        done becomes FINISHED (algoStatus)."""
+        if o.algo_id and events is not None:
+            a = self.algos.get(o.algo_id)
+            if a is not None and a.status == A_TRIGGERED:
+                a.status = A_FINISHED
+                a.update_time = now
+                events.append(self._algo_update(a, now, o))
         by_acct = self.resting.get(o.symbol)
         if by_acct is not None:
             mine = by_acct.get(o.account_id)
@@ -759,7 +768,7 @@ class OrderManager:
                     book.cancel(o.order_id)
                     o.status = EXPIRED
                     o.update_time = now
-                    self._close(o)
+                    self._close(o, events, now)
                     events.append(self._update(o, X_EXPIRED, now, expire_reason="REDUCE_ONLY"))
                     continue
                 book.modify(o.order_id, o.price, o.executed + room)
@@ -770,8 +779,13 @@ class OrderManager:
         return events
 
     # ------------------------------------------------------------------ reserved margin
-    def required_margin(self, account_id: int, symbol: str) -> int:
-        """The margin this account's resting orders in ``symbol`` need (see the module docstring)."""
+    def required_margin(self, account_id: int, symbol: str, fresh: bool = False) -> int:
+        """The margin this account's resting orders in ``symbol`` need (see the module docstring).
+
+        Per position side: the larger of the BUY and SELL sides' cost, where the side that closes
+        the position walks its orders best price first and pays only for their opening part.
+        Per-order costs are cached on the order, keyed by everything they depend on; ``fresh``
+        recomputes them all (``check`` uses it)."""
         mine = self.resting.get(symbol, {}).get(account_id)
         if not mine:
             return 0
@@ -786,16 +800,34 @@ class OrderManager:
                 pair = sides[o.position_side] = ([], [])
             pair[0 if o.side == BUY else 1].append(o)
         total = 0
+        full = self._full_cost
         for ps, (buys, sells) in sides.items():
             pos = acct.positions.get((symbol, ps))
             q = pos.qty if pos is not None else 0
-            b = self._side_cost(sorted(buys, key=lambda o: (-o.price, o.order_id)), max(0, -q), 1, mark, lev)
-            s = self._side_cost(sorted(sells, key=lambda o: (o.price, o.order_id)), max(0, q), -1, mark, lev)
+            b = sum(full(o, 1, mark, lev, fresh) for o in buys)
+            s = sum(full(o, -1, mark, lev, fresh) for o in sells)
+            # closing only lowers a side's cost: walk it only when it could be the larger one
+            if q > 0 and sells and s > b:
+                s = self._side_cost(sorted(sells, key=lambda o: (o.price, o.order_id)), q, -1, mark, lev)
+            elif q < 0 and buys and b > s:
+                b = self._side_cost(sorted(buys, key=lambda o: (-o.price, o.order_id)), -q, 1, mark, lev)
             total += b if b > s else s
         return total
 
     @staticmethod
-    def _side_cost(orders: list, closing: int, direction: int, mark: int, lev: int) -> int:
+    def _cost(opening: int, price: int, direction: int, mark: int, lev: int) -> int:
+        """IM at the order price + open loss against the mark (margin.cost_to_open), for ``opening``."""
+        return initial_margin(notional(opening, price), lev) + open_loss(opening, direction, mark or price, price)
+
+    def _full_cost(self, o: Order, direction: int, mark: int, lev: int, fresh: bool) -> int:
+        rem = o.qty - o.executed
+        key = (rem, o.price, mark, lev)
+        if fresh or o._ck != key:
+            o._ck = key
+            o._cv = self._cost(rem, o.price, direction, mark, lev)
+        return o._cv
+
+    def _side_cost(self, orders: list, closing: int, direction: int, mark: int, lev: int) -> int:
         cost = 0
         for o in orders:
             rem = o.qty - o.executed
@@ -803,8 +835,7 @@ class OrderManager:
             closing -= c
             opening = rem - c
             if opening:
-                cost += initial_margin(notional(opening, o.price), lev) + open_loss(opening, direction,
-                                                                                    mark or o.price, o.price)
+                cost += self._cost(opening, o.price, direction, mark, lev)
         return cost
 
     def refresh(self, account_id: int, symbol: str) -> None:
@@ -1232,7 +1263,7 @@ class OrderManager:
         for acct in self.clearing.accounts.values():
             syms = set(acct.order_margin) | set(self.resting) | set(acct.open_orders) | set(self.open_algos)
             for sym in syms:
-                assert acct.order_margin.get(sym, 0) == self.required_margin(acct.id, sym), (acct.id, sym)
+                assert acct.order_margin.get(sym, 0) == self.required_margin(acct.id, sym, fresh=True), (acct.id, sym)
                 n = self._count_open(acct.id, sym) + self._count_algo(acct.id, sym)
                 assert acct.open_orders.get(sym, 0) == n, (acct.id, sym)
         for sym, tb in self.triggers.items():
