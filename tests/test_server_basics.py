@@ -1,0 +1,35 @@
+"""The server's pipeline: public, signed and admin requests; errors in Binance's shape."""
+import time
+
+from serverkit import running_server
+
+
+def test_public_signed_and_admin(tmp_path):
+    with running_server(tmp_path) as srv:
+        assert srv.http.get("/fapi/v1/ping").json() == {}
+        assert srv.http.get("/api/v3/time").json()["serverTime"] > 0
+        srv.price("BTCUSDT", "60000")
+        assert srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()["markPrice"] == "60000.0"
+        acct = srv.account(deposit="5000")
+        r = srv.signed("GET", "/fapi/v3/account", acct)
+        assert r.status_code == 200 and r.json()["availableBalance"] == "5000.00000000"
+        r = srv.signed("POST", "/fapi/v1/leverage", acct, {"symbol": "BTCUSDT", "leverage": 10}, body=True)
+        assert r.json()["leverage"] == 10
+        state = srv.state()
+        assert state["ledgerBalanced"] is True and len(state["stateHash"]) == 64
+
+
+def test_auth_errors(tmp_path):
+    with running_server(tmp_path) as srv:
+        acct = srv.account()
+        assert srv.http.get("/fapi/v3/account").json()["code"] == -2014
+        r = srv.http.get("/fapi/v3/account", headers={"X-MBX-APIKEY": "a" * 64})
+        assert (r.status_code, r.json()["code"]) == (401, -2015)
+        bad = dict(acct, secretKey="0" * 64)
+        assert srv.signed("GET", "/fapi/v3/account", bad).json()["code"] == -1022
+        r = srv.signed("GET", "/fapi/v3/account", acct, timestamp=int(time.time() * 1000) - 60_000)
+        assert r.json()["code"] == -1021
+        r = srv.http.post("/admin/v1/accounts", json={}, headers={"X-PERPSIM-ADMIN": "wrong"})
+        assert r.status_code == 401 and set(r.json()) == {"code", "msg"}
+        r = srv.http.get("/nope")
+        assert r.status_code == 404 and set(r.json()) == {"code", "msg"}
