@@ -265,12 +265,29 @@ def test_reserved_margin_netting_and_release(v):
     assert after - before == P("0.010") * 59000 // 20 - P("0.004") * 61000 // 20
     v.ok("cancel_all_orders", account_id=1, symbol=SYM)
     assert SYM not in acct.order_margin and SYM not in acct.open_orders
-    # a BUY above the mark reserves its open loss too
-    v.limit(1, "BUY", "0.010", "60100", tif="GTC")
-    assert acct.order_margin[SYM] == P("0.010") * 60100 // 20 + P("0.010") * 100
     # leverage change moves the reserve
+    v.limit(1, "BUY", "0.010", "60000", tif="GTC")
+    assert acct.order_margin[SYM] == P("0.010") * 60000 // 20
     v.ok("set_leverage", account_id=1, symbol=SYM, leverage=10)
-    assert acct.order_margin[SYM] == P("0.010") * 60100 // 10 + P("0.010") * 100
+    assert acct.order_margin[SYM] == P("0.010") * 60000 // 10
+    v.ok("cancel_all_orders", account_id=1, symbol=SYM)
+
+
+def test_reserved_margin_nets_against_the_position(v):
+    """max(|P + B|, |P - A|) / L - |P| / L: orders that close the position reserve nothing."""
+    acct = v.ex.clearing.accounts[1]
+    v.limit(3, "SELL", "0.010", "60000")
+    v.market(1, "BUY", "0.010")                 # long 0.010, P = 600 at the mark 60000
+    v.limit(1, "SELL", "0.004", "61000")        # A = 244: closes only
+    assert SYM not in acct.order_margin
+    v.limit(1, "SELL", "0.026", "61000")        # A = 1830: |600 - 1830| - 600 = 630
+    assert acct.order_margin[SYM] == P("630") // 20
+    v.limit(1, "BUY", "0.020", "59000")         # B = 1180: |600 + 1180| - 600 = 1180 > 630
+    assert acct.order_margin[SYM] == P("1180") // 20
+    v.ok("set_mark", symbol=SYM, price=P("61000"))     # P = 610
+    assert acct.order_margin[SYM] == P("1180") // 20
+    v.ok("cancel_all_orders", account_id=1, symbol=SYM)
+    assert SYM not in acct.order_margin
 
 
 # --- conditional orders -------------------------------------------------------------------------

@@ -31,10 +31,9 @@ section 11, binance-api.md sections 3.4 and 4.4):
   price + open loss against the mark) of the opening part within the available balance
   (-2019) and the position + order within the bracket cap at the leverage (-2027). A MARKET
   order's price for this is the best opposite price (within the bound), else the mark.
-* Reserved margin (``Account.order_margin[symbol]``), per position side: BUY orders (best
-  price first) first close a short, SELL orders a long; the rest opens, costing IM at the
-  order price + open loss against the mark; the side reserving more counts (Binance's
-  ``max(|position + bids|, |position - asks|)`` netting; docs/choices.md "Orders").
+* Reserved margin (``Account.order_margin[symbol]``), per position side: Binance's netting
+  rule ``max(|P + B|, |P - A|) / L - |P| / L`` with P the position notional at the mark and B,
+  A the resting BUY and SELL orders' open notional at their prices (docs/choices.md "Orders").
 * Time in force GTC / IOC / FOK / GTX and self-trade prevention are the book's (book.py);
   a GTX order that would take is refused with -5022. Default STP mode NONE.
 * Conditional orders (POST /fapi/v1/algoOrder; -4120 on /fapi/v1/order): STOP, STOP_MARKET,
@@ -275,8 +274,8 @@ class Order:
         self.time = now
         self.update_time = now
         self.algo_id = algo_id
-        self._ck = None                     # cache of the reserve's per-order cost: key, value
-        self._cv = 0
+        self._ck = False                    # counted in the reserve sums (while it rests)
+        self._cv = 0                        # its contribution: open qty x price (unscaled)
 
     @property
     def avg_price(self) -> int:
@@ -353,6 +352,9 @@ class OrderManager:
         self.open_algos: dict[str, dict[int, dict[int, Algo]]] = {}
         self.client_ids: dict[tuple[int, str], int] = {}        # (account, clientOrderId) -> open orderId
         self.client_algo_ids: dict[tuple[int, str], int] = {}   # (account, clientAlgoId) -> open algoId
+        # reserve sums: (symbol, account) -> {positionSide: [BUY open qty x price, SELL ...]} (unscaled)
+        self._sums: dict[tuple[str, int], dict[str, list[int]]] = {}
+        self._n_closing: dict[tuple[str, int], int] = {}        # resting reduce-only/closing orders
 
     # ------------------------------------------------------------------ per-symbol state
     def book(self, symbol: str) -> OrderBook:
@@ -669,7 +671,7 @@ class OrderManager:
                 mev = ch.apply_fill(m.account_id, symbol, m.side, q, px, True, m.position_side, now)
                 if t.type == LIQUIDATION:
                     tev = ch.apply_fill(t.account_id, symbol, t.side, q, px, False, t.position_side, now,
-                                        fee=False, execution=LIQUIDATION)
+                                        fee=False, execution=LIQUIDATION, release_isolated=False)
                 else:
                     tev = ch.apply_fill(t.account_id, symbol, t.side, q, px, False, t.position_side, now)
                 events += mev
@@ -678,6 +680,9 @@ class OrderManager:
                 quote = mul(q, px)
                 for o, sev, rem, is_maker in ((m, mev[-2], ev.maker_remaining, True),
                                               (t, tev[-2], ev.taker_remaining, False)):
+                    counted = o._ck
+                    if counted:
+                        self._unreserve(o)
                     o.executed += q
                     o.cum_quote += quote
                     o.update_time = now
@@ -686,6 +691,8 @@ class OrderManager:
                         self._close(o, events, now)
                     else:
                         o.status = PARTIALLY_FILLED
+                        if counted:
+                            self._reserve(o)
                     x = X_CALCULATED if o.type == LIQUIDATION and not is_maker else X_TRADE
                     events.append(self._update(o, x, now, q, px, sev.commission, ev.trade_id, is_maker,
                                                sev.realized_pnl, sev.commission_asset))
@@ -700,6 +707,7 @@ class OrderManager:
             elif cls is B.OrderRested:
                 o = orders[ev.order_id]
                 self.resting.setdefault(symbol, {}).setdefault(o.account_id, {})[o.order_id] = o
+                self._reserve(o)
             elif cls is B.OrderCanceled:
                 o = orders[ev.order_id]
                 o.status = CANCELED
@@ -713,6 +721,7 @@ class OrderManager:
     def _close(self, o: Order, events: list | None = None, now: int = 0) -> None:
         """Forget a closed order in the open-order indexes; a triggered algo order whose order is
         done becomes FINISHED (algoStatus)."""
+        self._unreserve(o)
         if o.algo_id and events is not None:
             a = self.algos.get(o.algo_id)
             if a is not None and a.status == A_TRIGGERED:
@@ -743,9 +752,9 @@ class OrderManager:
 
     def _enforce_reduce_only(self, account_id: int, symbol: str, now: int) -> list:
         """Cap resting reduce-only/closing orders at the position, oldest first; expire at zero."""
-        mine = self.resting.get(symbol, {}).get(account_id)
-        if not mine:
+        if not self._n_closing.get((symbol, account_id)):
             return []
+        mine = self.resting[symbol][account_id]
         closing = [o for o in mine.values() if o.closing]
         if not closing:
             return []
@@ -773,6 +782,7 @@ class OrderManager:
                     continue
                 book.modify(o.order_id, o.price, o.executed + room)
                 o.qty = o.executed + room
+                self._reserve(o)
                 o.update_time = now
                 events.append(self._update(o, X_AMENDMENT, now))
                 room = 0
@@ -780,63 +790,74 @@ class OrderManager:
 
     # ------------------------------------------------------------------ reserved margin
     def required_margin(self, account_id: int, symbol: str, fresh: bool = False) -> int:
-        """The margin this account's resting orders in ``symbol`` need (see the module docstring).
+        """The initial margin this account's resting orders in ``symbol`` reserve.
 
-        Per position side: the larger of the BUY and SELL sides' cost, where the side that closes
-        the position walks its orders best price first and pays only for their opening part.
-        Per-order costs are cached on the order, keyed by everything they depend on; ``fresh``
-        recomputes them all (``check`` uses it)."""
-        mine = self.resting.get(symbol, {}).get(account_id)
-        if not mine:
-            return 0
+        Per position side, Binance's netting rule (binance-mechanics 2.4):
+        ``max(|P + B|, |P - A|) / L - |P| / L`` (at least 0), where P is the signed position
+        notional at the mark, B and A the notional of the resting BUY and SELL orders at their
+        prices (open quantity x price) and L the leverage. ``B`` and ``A`` are kept as running
+        sums; ``fresh`` recomputes them from the orders (``check`` compares both)."""
+        if fresh:
+            sums: dict = {}
+            for o in self.resting.get(symbol, {}).get(account_id, {}).values():
+                pair = sums.setdefault(o.position_side, [0, 0])
+                pair[0 if o.side == BUY else 1] += (o.qty - o.executed) * o.price
+        else:
+            sums = self._sums.get((symbol, account_id))
+            if not sums:
+                return 0
         ch = self.clearing
         acct = ch.accounts[account_id]
         lev = ch.config(acct, symbol).leverage
         mark = ch.mark(symbol)
-        sides: dict[str, tuple[list, list]] = {}
-        for o in mine.values():
-            pair = sides.get(o.position_side)
-            if pair is None:
-                pair = sides[o.position_side] = ([], [])
-            pair[0 if o.side == BUY else 1].append(o)
         total = 0
-        full = self._full_cost
-        for ps, (buys, sells) in sides.items():
+        for ps, (bids, asks) in sums.items():
+            if not bids and not asks:
+                continue
             pos = acct.positions.get((symbol, ps))
-            q = pos.qty if pos is not None else 0
-            b = sum(full(o, 1, mark, lev, fresh) for o in buys)
-            s = sum(full(o, -1, mark, lev, fresh) for o in sells)
-            # closing only lowers a side's cost: walk it only when it could be the larger one
-            if q > 0 and sells and s > b:
-                s = self._side_cost(sorted(sells, key=lambda o: (o.price, o.order_id)), q, -1, mark, lev)
-            elif q < 0 and buys and b > s:
-                b = self._side_cost(sorted(buys, key=lambda o: (-o.price, o.order_id)), -q, 1, mark, lev)
-            total += b if b > s else s
+            p = pos.qty * (mark or pos.entry_price) if pos is not None and pos.qty else 0
+            worst = max(abs(p + bids), abs(p - asks)) - abs(p)     # unscaled: 1e-16 units
+            if worst > 0:
+                total += round_div(worst, SCALE * lev)
         return total
 
-    @staticmethod
-    def _cost(opening: int, price: int, direction: int, mark: int, lev: int) -> int:
-        """IM at the order price + open loss against the mark (margin.cost_to_open), for ``opening``."""
-        return initial_margin(notional(opening, price), lev) + open_loss(opening, direction, mark or price, price)
+    def _reserve(self, o: Order) -> None:
+        """Count a resting order's open notional in its account's sums."""
+        if o._ck:
+            self._unreserve(o)
+        v = (o.qty - o.executed) * o.price
+        key = (o.symbol, o.account_id)
+        sums = self._sums.get(key)
+        if sums is None:
+            sums = self._sums[key] = {}
+        pair = sums.get(o.position_side)
+        if pair is None:
+            pair = sums[o.position_side] = [0, 0]
+        pair[0 if o.side == BUY else 1] += v
+        o._ck = True
+        o._cv = v
+        if o.closing:
+            self._n_closing[key] = self._n_closing.get(key, 0) + 1
 
-    def _full_cost(self, o: Order, direction: int, mark: int, lev: int, fresh: bool) -> int:
-        rem = o.qty - o.executed
-        key = (rem, o.price, mark, lev)
-        if fresh or o._ck != key:
-            o._ck = key
-            o._cv = self._cost(rem, o.price, direction, mark, lev)
-        return o._cv
-
-    def _side_cost(self, orders: list, closing: int, direction: int, mark: int, lev: int) -> int:
-        cost = 0
-        for o in orders:
-            rem = o.qty - o.executed
-            c = rem if rem < closing else closing
-            closing -= c
-            opening = rem - c
-            if opening:
-                cost += self._cost(opening, o.price, direction, mark, lev)
-        return cost
+    def _unreserve(self, o: Order) -> None:
+        if not o._ck:
+            return
+        key = (o.symbol, o.account_id)
+        sums = self._sums[key]
+        pair = sums[o.position_side]
+        pair[0 if o.side == BUY else 1] -= o._cv
+        if not pair[0] and not pair[1]:
+            del sums[o.position_side]
+            if not sums:
+                del self._sums[key]
+        o._ck = False
+        o._cv = 0
+        if o.closing:
+            n = self._n_closing[key] - 1
+            if n:
+                self._n_closing[key] = n
+            else:
+                del self._n_closing[key]
 
     def refresh(self, account_id: int, symbol: str) -> None:
         """Recompute ``Account.order_margin[symbol]`` and ``Account.open_orders[symbol]``."""
@@ -964,7 +985,7 @@ class OrderManager:
                 saved = (o.qty, o.price)
                 o.qty, o.price = qty, price
                 try:
-                    after = self.required_margin(account_id, symbol)
+                    after = self.required_margin(account_id, symbol, fresh=True)
                 finally:
                     o.qty, o.price = saved
                 if after > before:
@@ -981,6 +1002,7 @@ class OrderManager:
         book = self.book(symbol)
         md = self.market_data(symbol)
         agg0, last0 = md.agg_id, md.last_price
+        self._unreserve(o)          # re-counted when it rests again
         bev = book.modify(o.order_id, price, qty)
         events: list = []
         touched = {account_id}
@@ -1263,7 +1285,8 @@ class OrderManager:
         for acct in self.clearing.accounts.values():
             syms = set(acct.order_margin) | set(self.resting) | set(acct.open_orders) | set(self.open_algos)
             for sym in syms:
-                assert acct.order_margin.get(sym, 0) == self.required_margin(acct.id, sym, fresh=True), (acct.id, sym)
+                need = self.required_margin(acct.id, sym, fresh=True)
+                assert acct.order_margin.get(sym, 0) == need == self.required_margin(acct.id, sym), (acct.id, sym)
                 n = self._count_open(acct.id, sym) + self._count_algo(acct.id, sym)
                 assert acct.open_orders.get(sym, 0) == n, (acct.id, sym)
         for sym, tb in self.triggers.items():
