@@ -23,6 +23,7 @@ from .liquidation.waterfall import Liquidator, setting
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
+from .price_klines import hash_into as _hash_price_klines, record_mark
 
 #: Journal and snapshot format; a journal from another format is refused (venue/journal.py).
 STATE_FORMAT = 1
@@ -72,6 +73,8 @@ class Exchange:
         self.margin_called: set[tuple] = set()       # scopes whose margin call is out (re-armed below)
         self._detector = None                        # derived index, rebuilt on demand (never hashed)
         self._holders: dict[str, set[int]] | None = None   # derived: symbol -> accounts holding it
+        from .guard import Guard  # here: guard.py reads the exchange it protects
+        self.guard = Guard(self)                     # trader protection (restrictions, alerts, risk test)
 
     # ------------------------------------------------------------------ the pipeline
     def apply(self, cmd: Command) -> Result:
@@ -86,10 +89,12 @@ class Exchange:
         try:
             reply, events = handler(self, **cmd.args)
         except VenueError as e:
-            return Result(timed, None, e)
+            return Result(timed + self.guard.observe(timed, self.now), None, e)
         except TypeError as e:  # unknown or missing argument names
-            return Result(timed, None, VenueError(E.BAD_PARAM, f"Malformed command {cmd.kind!r}: {e}"))
-        return Result(timed + events + self.check_accounts(_accounts_in(events)), reply)
+            return Result(timed + self.guard.observe(timed, self.now), None,
+                          VenueError(E.BAD_PARAM, f"Malformed command {cmd.kind!r}: {e}"))
+        events = timed + events + self.check_accounts(_accounts_in(events))
+        return Result(events + self.guard.observe(events, self.now), reply)
 
     # ------------------------------------------------------------------ risk: detection, waterfall, margin calls
     @property
@@ -221,6 +226,7 @@ class Exchange:
         mark = m.update(self.now)
         self.clearing.set_mark(symbol, mark, self.now)
         ev = [MarkPriceUpdate(symbol, mark, m.index, m.estimated_rate(self.now).rate, m.next_funding, self.now)]
+        record_mark(self, symbol, mark, m.index)    # mark/index price klines (price_klines.py)
         return ev + self.after_mark(symbol)
 
     def after_mark(self, symbol: str) -> list:
@@ -281,6 +287,8 @@ class Exchange:
         h.update(f"exchange|{STATE_FORMAT}|{self.now}|{self.commands}\n".encode())
         h.update(self.clearing.state_hash().encode())
         self.orders.hash_into(h)
+        _hash_price_klines(self, h)
+        self.guard.hash_into(h)
         for key in sorted(self.api_keys):
             k = self.api_keys[key]
             h.update(f"K|{key}|{k.account_id}|{k.secret}|{','.join(k.permissions)}\n".encode())
@@ -369,6 +377,7 @@ def _transfer(ex: Exchange, account_id: int, type: str, asset: str, amount: int)
 
 @handler("set_leverage")
 def _set_leverage(ex: Exchange, account_id: int, symbol: str, leverage: int):
+    ex.guard.check_leverage(account_id, symbol, leverage, ex.now)   # caps: new account, personal, compliance
     max_notional, events = ex.clearing.set_leverage(account_id, symbol, leverage, ex.now)
     return {"leverage": leverage, "maxNotionalValue": max_notional, "symbol": symbol}, events
 
@@ -472,3 +481,5 @@ def _set_setting(ex: Exchange, name: str, value: Any):
 
 
 from . import order_commands  # noqa: E402,F401  (registers the order handlers)
+from . import guard_commands  # noqa: E402,F401  (registers the trader-protection handlers)
+from . import liquidity  # noqa: E402,F401  (registers the liquidity agent's quote command)
