@@ -23,7 +23,6 @@ from .liquidation.waterfall import Liquidator, setting
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
-from .price_klines import hash_into as _hash_price_klines, record_mark
 
 #: Journal and snapshot format; a journal from another format is refused (venue/journal.py).
 STATE_FORMAT = 1
@@ -226,7 +225,6 @@ class Exchange:
         mark = m.update(self.now)
         self.clearing.set_mark(symbol, mark, self.now)
         ev = [MarkPriceUpdate(symbol, mark, m.index, m.estimated_rate(self.now).rate, m.next_funding, self.now)]
-        record_mark(self, symbol, mark, m.index)    # mark/index price klines (price_klines.py)
         return ev + self.after_mark(symbol)
 
     def after_mark(self, symbol: str) -> list:
@@ -287,7 +285,6 @@ class Exchange:
         h.update(f"exchange|{STATE_FORMAT}|{self.now}|{self.commands}\n".encode())
         h.update(self.clearing.state_hash().encode())
         self.orders.hash_into(h)
-        _hash_price_klines(self, h)
         self.guard.hash_into(h)
         for key in sorted(self.api_keys):
             k = self.api_keys[key]
@@ -482,4 +479,3 @@ def _set_setting(ex: Exchange, name: str, value: Any):
 
 from . import order_commands  # noqa: E402,F401  (registers the order handlers)
 from . import guard_commands  # noqa: E402,F401  (registers the trader-protection handlers)
-from . import liquidity  # noqa: E402,F401  (registers the liquidity agent's quote command)
