@@ -42,6 +42,8 @@ def build(data_dir: Path | None, clock: str, seed: int, replay: Path | None, sym
 async def prepare(service) -> tuple[int, str, str]:
     """Prices at the start, and the demo account (created once, then reused)."""
     await service.start()
+    if service.settings.liquidity:
+        await service.ensure_liquidity_account()
     await service.tick_prices(service.now())
     existing = service.read(lambda ex: sorted((k, v) for k, v in ex.api_keys.items() if v.account_id == 1))
     if existing:

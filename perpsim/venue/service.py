@@ -34,6 +34,8 @@ class ServiceSettings:
     feed_step_ms: int = 1000          # index ticks (markPrice@1s)
     check_time: bool = True           # timestamp/recvWindow against wall time
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
+    liquidity: bool = True            # the market maker quotes on every index tick
+    liquidity_params: dict = field(default_factory=dict)   # levels, spread_bps, step_bps, notional, growth_pct
     extra: dict = field(default_factory=dict)
 
 
@@ -132,13 +134,29 @@ class VenueService:
             await asyncio.sleep(step)
 
     async def tick_prices(self, t: int) -> None:
-        """Submit the feed's index price of every symbol at ``t``."""
-        if self.feed is None:
+        """Submit the feed's index price of every symbol at ``t``, then the market maker's quotes."""
+        if self.feed is not None:
+            for symbol in self.settings.symbols:
+                price = self.feed.price_at(symbol, t)
+                if price:
+                    await self.submit("set_index", symbol=symbol, price=price)
+        await self.requote()
+
+    async def requote(self) -> None:
+        mm = self.read(lambda ex: ex.settings.get("liquidity_account"))
+        if not self.settings.liquidity or mm is None:
             return
         for symbol in self.settings.symbols:
-            price = self.feed.price_at(symbol, t)
-            if price:
-                await self.submit("set_index", symbol=symbol, price=price)
+            await self.submit("quote", account_id=mm, symbol=symbol, **self.settings.liquidity_params)
+
+    async def ensure_liquidity_account(self, deposit: int = 10**9 * 10**8) -> int:
+        """The market maker's account, created once (its id is a venue setting)."""
+        mm = self.read(lambda ex: ex.settings.get("liquidity_account"))
+        if mm is None:
+            r = await self.submit("create_account", deposit={"USDT": deposit})
+            mm = r.reply
+            await self.submit("set_setting", name="liquidity_account", value=mm)
+        return mm
 
     # ------------------------------------------------------------------ listen keys
     def listen_key(self, account_id: int) -> str:
