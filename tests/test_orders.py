@@ -111,9 +111,10 @@ def test_ioc_fills_what_it_can_and_expires_the_rest(v):
 
 def test_fok_all_or_nothing(v):
     v.limit(1, "SELL", "0.003", "60010")
-    r = v.limit(2, "BUY", "0.005", "60010", tif="FOK")
-    assert r.reply["status"] == "EXPIRED" and r.reply["executedQty"] == 0
-    assert not of(r.events, TradeSettled)
+    v.err(-5021, "place_order", account_id=2, symbol=SYM, side="BUY", type="LIMIT", quantity=P("0.005"),
+          price=P("60010"), time_in_force="FOK")
+    v.err(-5021, "place_order", account_id=1, symbol=SYM, side="BUY", type="LIMIT", quantity=P("0.003"),
+          price=P("60010"), time_in_force="FOK", stp_mode="EXPIRE_TAKER")     # only its own liquidity
     r = v.limit(2, "BUY", "0.003", "60010", tif="FOK")
     assert r.reply["status"] == "FILLED"
 
@@ -663,3 +664,18 @@ def test_liquidation_hooks(v):
     assert updates(evs, account_id=1, execution_type="CALCULATED")[0].order_type == "LIQUIDATION"
     assert v.pos(1) == 0
     v.ex.orders.check()
+
+
+def test_all_orders_and_pruning(v):
+    a = v.limit(1, "BUY", "0.002", "59000").reply["orderId"]
+    b = v.limit(1, "BUY", "0.002", "59100").reply["orderId"]
+    v.ok("cancel_order", account_id=1, symbol=SYM, order_id=a)
+    v.limit(3, "SELL", "0.002", "59100")                  # b fills
+    assert [o.order_id for o in v.ex.orders.all_orders(1, SYM)] == [a, b]
+    assert [o.order_id for o in v.ex.orders.all_orders(1, SYM, order_id=b)] == [b]
+    v.t += 3 * 86_400_000 + 10
+    v.limit(2, "BUY", "0.002", "59000")
+    # a canceled order without fills is gone after 3 days; a filled one stays
+    assert a not in v.ex.orders.orders and b in v.ex.orders.orders
+    v.err(-2013, "modify_order", account_id=1, symbol=SYM, order_id=a, side="BUY", quantity=P("0.003"),
+          price=P("59000"))

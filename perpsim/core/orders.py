@@ -35,7 +35,8 @@ section 11, binance-api.md sections 3.4 and 4.4):
   rule ``max(|P + B|, |P - A|) / L - |P| / L`` with P the position notional at the mark and B,
   A the resting BUY and SELL orders' open notional at their prices (docs/choices.md "Orders").
 * Time in force GTC / IOC / FOK / GTX and self-trade prevention are the book's (book.py);
-  a GTX order that would take is refused with -5022. Default STP mode NONE.
+  a GTX order that would take is refused with -5022, a FOK order that cannot fill in full
+  with -5021 (both before anything changes). Default STP mode NONE.
 * Conditional orders (POST /fapi/v1/algoOrder; -4120 on /fapi/v1/order): STOP, STOP_MARKET,
   TAKE_PROFIT, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET on MARK_PRICE or CONTRACT_PRICE, -2021
   if it would trigger at once, priceProtect. A fired order enters the book as LIMIT (STOP,
@@ -48,6 +49,7 @@ section 11, binance-api.md sections 3.4 and 4.4):
 from __future__ import annotations
 
 import re
+from collections import deque
 from typing import NamedTuple
 
 from . import book as B
@@ -82,6 +84,7 @@ CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 _SIDE_INT = {BUY: B.BUY, SELL: B.SELL}
 _LIMIT_ALGOS = (STOP, TAKE_PROFIT)
 _MAX_CASCADE = 10_000
+PRUNE_AFTER_MS = 3 * 86_400_000
 
 # Binance codes and messages (USD-M error-code page).
 PRICE_LT_ZERO = (-4001, "Price less than 0.")
@@ -105,6 +108,7 @@ USE_ALGO = (-4120, "Order type not supported for this endpoint. Please use the A
 MARKET_REJECT = (-4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit")
 QTY_WITH_CLOSE = (-4137, "Quantity must be zero with closePosition equals true")
 LIMIT_ONLY = (-5025, "Only limit order is supported.")
+FOK_REJECT = (-5021, "Due to the order could not be filled immediately, the FOK order has been rejected.")
 INVALID_TIF = (-1115, "Invalid timeInForce.")
 INVALID_TYPE = (-1116, "Invalid orderType.")
 INVALID_SIDE = (-1117, "Invalid side.")
@@ -355,6 +359,7 @@ class OrderManager:
         # reserve sums: (symbol, account) -> {positionSide: [BUY open qty x price, SELL ...]} (unscaled)
         self._sums: dict[tuple[str, int], dict[str, list[int]]] = {}
         self._n_closing: dict[tuple[str, int], int] = {}        # resting reduce-only/closing orders
+        self._prunable: deque = deque()     # (update time, orderId) of CANCELED/EXPIRED orders without fills
 
     # ------------------------------------------------------------------ per-symbol state
     def book(self, symbol: str) -> OrderBook:
@@ -546,6 +551,27 @@ class OrderManager:
     def _count_algo(self, account_id: int, symbol: str) -> int:
         return len(self.open_algos.get(symbol, {}).get(account_id, ()))
 
+    def all_orders(self, account_id: int, symbol: str, order_id: int | None = None, start_time: int | None = None,
+                   end_time: int | None = None, limit: int = 500) -> list[Order]:
+        """GET /fapi/v1/allOrders: the account's orders in ``symbol`` with orderId >= ``order_id``
+        (else the newest), created within [start_time, end_time], oldest first, at most ``limit``."""
+        out = [o for o in self.orders.values()
+               if o.account_id == account_id and o.symbol == symbol
+               and (order_id is None or o.order_id >= order_id)
+               and (start_time is None or o.time >= start_time) and (end_time is None or o.time <= end_time)]
+        return out[:limit] if order_id is not None else out[-limit:]
+
+    def prune(self, now: int) -> None:
+        """Forget CANCELED/EXPIRED orders without fills 3 days after they closed (Binance: GET
+        /fapi/v1/order no longer finds them), so the registry stays bounded."""
+        dq = self._prunable
+        horizon = now - PRUNE_AFTER_MS
+        while dq and dq[0][0] < horizon:
+            _, oid = dq.popleft()
+            o = self.orders.get(oid)
+            if o is not None and not o.is_open and not o.executed:
+                del self.orders[oid]
+
     # ------------------------------------------------------------------ new orders
     def place(self, account_id: int, symbol: str, side: str, type: str, quantity: int | None = None,
               price: int | None = None, time_in_force: str | None = None, reduce_only: bool = False,
@@ -619,6 +645,8 @@ class OrderManager:
             self._check_min_notional(ins, qty, notional_price, closing)
         if not market and tif == "GTX" and book.would_take(bside, price):
             raise VenueError(B.POST_ONLY_REJECTED, B.POST_ONLY_MSG)
+        if not market and tif == "FOK" and book.fillable(bside, qty, price, account_id, B.STPS[stp]) < qty:
+            raise _err(FOK_REJECT)
         if self._count_open(account_id, symbol) >= ins.max_num_orders and (not market and tif == "GTC"
                                                                             or tif == "GTX"):
             raise _err(MAX_OPEN_ORDERS)
@@ -626,6 +654,8 @@ class OrderManager:
         if check_price and not closing:
             ch.check_order_cost(account_id, symbol, side, qty, check_price, ps)
         # ---- accepted: from here on nothing raises
+        if self._prunable and self._prunable[0][0] < now - PRUNE_AFTER_MS:
+            self.prune(now)
         ch._stored_config(acct, symbol)
         self.next_order_id += 1
         oid = self.next_order_id
@@ -722,6 +752,8 @@ class OrderManager:
         """Forget a closed order in the open-order indexes; a triggered algo order whose order is
         done becomes FINISHED (algoStatus)."""
         self._unreserve(o)
+        if not o.executed and o.status != FILLED:
+            self._prunable.append((o.update_time, o.order_id))
         if o.algo_id and events is not None:
             a = self.algos.get(o.algo_id)
             if a is not None and a.status == A_TRIGGERED:
