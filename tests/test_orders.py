@@ -679,3 +679,22 @@ def test_all_orders_and_pruning(v):
     assert a not in v.ex.orders.orders and b in v.ex.orders.orders
     v.err(-2013, "modify_order", account_id=1, symbol=SYM, order_id=a, side="BUY", quantity=P("0.003"),
           price=P("59000"))
+
+
+def test_close_position_in_hedge_mode():
+    v = Venue()
+    v.ok("set_position_mode", account_id=1, dual_side=True)
+    trade_at(v, "60000")
+    v.limit(3, "SELL", "0.006", "60000")
+    v.market(1, "BUY", "0.006", position_side="LONG")
+    v.err(-1130, "place_algo_order", account_id=1, symbol=SYM, side="BUY", type="STOP_MARKET",
+          trigger_price=P("61000"), close_position=True, position_side="LONG")
+    aid = v.algo(1, "SELL", "STOP_MARKET", trigger_price=P("59500"), close_position=True,
+                 position_side="LONG").reply["algoId"]
+    v.limit(1, "SELL", "0.002", "62000", position_side="LONG")      # a resting close order keeps its 0.002
+    v.limit(3, "BUY", "0.010", "59400")
+    v.limit(3, "BUY", "0.002", "59450")
+    v.market(2, "SELL", "0.002")
+    a = v.ex.orders.algos[aid]
+    assert a.status == "FINISHED" and v.order(a.actual_order_id).qty == P("0.004")
+    assert v.pos(1, "LONG") == P("0.002")

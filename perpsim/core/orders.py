@@ -1253,6 +1253,8 @@ class OrderManager:
                 q = pos.qty if pos is not None else 0
                 qty = q if a.side == SELL else -q
                 reduce_only = not acct.hedge_mode
+                if acct.hedge_mode and qty > 0:     # what resting closing orders leave
+                    qty = self._room(acct, symbol, a.position_side, a.side)
             type_ = LIMIT if a.type in _LIMIT_ALGOS else MARKET
             if qty <= 0:
                 self._finish_algo(a, A_EXPIRED, now, "No position to close")
