@@ -35,7 +35,8 @@ market_op = st.tuples(st.just("market"), acct, side, qty, st.sampled_from([False
 cancel_op = st.tuples(st.just("cancel"), acct, st.integers(0, 50))
 modify_op = st.tuples(st.just("modify"), acct, st.integers(0, 50), offset, qty)
 algo_op = st.tuples(st.just("algo"), acct, side,
-                    st.sampled_from(["STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"]),
+                    st.sampled_from(["STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT",
+                                     "TRAILING_STOP_MARKET"]),
                     offset, qty, st.sampled_from(["CONTRACT_PRICE", "MARK_PRICE"]), st.booleans(), st.booleans())
 cancel_algo_op = st.tuples(st.just("cancel_algo"), acct, st.integers(0, 20))
 mark_op = st.tuples(st.just("mark"), st.integers(-60, 60))

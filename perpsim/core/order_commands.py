@@ -32,6 +32,7 @@ trade moves positions, which shrinks reduce-only orders. (A new mark reaches
 """
 from __future__ import annotations
 
+from . import errors as E
 from .errors import VenueError
 from .exchange import _HANDLERS, Exchange, handler
 
@@ -83,11 +84,12 @@ def _cancel_all_algo_orders(ex: Exchange, account_id: int, symbol: str):
 def _batch_orders(ex: Exchange, account_id: int, orders: list):
     """Up to 5 orders, each placed on its own: a refused one answers its error, the others stand."""
     if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH:
-        raise VenueError(-4082, f"Invalid number of batch place orders: {len(orders) if isinstance(orders, list) else 0}")
+        n = len(orders) if isinstance(orders, list) else 0
+        raise VenueError(-4082, f"Invalid number of batch place orders: {n}")
     replies, events = [], []
     for args in orders:
         if not isinstance(args, dict):
-            replies.append({"code": -1102, "msg": "Mandatory parameter 'batchOrders' was not sent, was empty/null, or malformed."})
+            replies.append(E.bad_param("batchOrders").to_dict())
             continue
         try:
             reply, evs = _place_order(ex, account_id=account_id, **args)

@@ -59,9 +59,9 @@ from .clearing import BUY, SELL, ClearingHouse
 from .errors import VenueError
 from .fixed import SCALE, fmt_plain, mul, round_div
 from .instruments import Instrument
-from .margin import initial_margin, notional, open_loss
+from .margin import notional
 from .marketdata import MarketData
-from .positions import BOTH, LONG, SHORT
+from .positions import LONG, SHORT
 from .triggers import (ALGO_TYPES, CONTRACT_PRICE, MARK_PRICE, MAX_CALLBACK_RATE, MIN_CALLBACK_RATE,
                        TRAILING_STOP_MARKET, WORKING_TYPES, AlgoOrder, TriggerBook)
 
@@ -406,7 +406,8 @@ class OrderManager:
                         o = cand
                         break
         else:
-            raise VenueError(E.BAD_PARAM, "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!")
+            raise VenueError(E.BAD_PARAM,
+                             "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!")
         if o is None or o.account_id != account_id or o.symbol != symbol:
             raise _err(NO_SUCH_ORDER)
         return o
