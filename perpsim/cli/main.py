@@ -138,6 +138,40 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
 
 
 @app.command()
+def review(file: Path = typer.Argument(None, help="A JSON file of Binance-shaped data (userTrades, income, "
+                                                 "forceOrders, klines, allOrders, algoOrders, configUpdates)."),
+           data_dir: Path = typer.Option(None, "--data-dir", help="Review an account of this venue instead."),
+           account: int = typer.Option(None, "--account", help="The account to review (with --data-dir)."),
+           as_json: bool = typer.Option(False, "--json", help="Print the review as JSON, not tables.")):
+    """Post-liquidation review (seed 000's questions) from Binance-API-shaped data."""
+    from perpsim.review import from_data_dir
+    from perpsim.review import review as run_review
+    from perpsim.review.render import render
+
+    if (file is None) == (data_dir is None) or (data_dir is not None and account is None):
+        typer.echo("error: give a JSON file, or --data-dir with --account", err=True)
+        raise typer.Exit(2)
+    try:
+        data = (json.loads(file.read_text(), parse_float=Decimal) if file is not None
+                else from_data_dir(data_dir, account))
+    except OSError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    except json.JSONDecodeError as e:
+        typer.echo(f"error: document: not valid JSON ({e})", err=True)
+        raise typer.Exit(2)
+    try:
+        result = run_review(data)
+    except (KeyError, ValueError, TypeError) as e:
+        typer.echo(f"error: data: {e!r}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        render(result)
+
+
+@app.command()
 def demo():
     """A short session on the clearing core: two traders, a trade, a price move, the figures."""
     from perpsim.cli.demo import run_demo

@@ -31,7 +31,6 @@ from .exchange import Exchange, handler
 from .fixed import SCALE, div, mul
 from .guard import DAY, FEATURES, INCIDENT_KINDS, iso
 from .instruments import get_instrument
-from .ledger import FUTURES
 from .margin import (Leg, initial_margin, liquidation_price, notional, price_move_to_liquidation,
                      unrealized_pnl)
 from .positions import BOTH, LONG, SHORT, Position
@@ -336,7 +335,8 @@ def risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity
     else:
         others_mm = others_upnl = 0
         for o in acct.open_positions():
-            if o.wallet is not None or ch.instruments[o.symbol].margin_asset != asset or (o.symbol, o.side) == (symbol, ps):
+            if (o.wallet is not None or ch.instruments[o.symbol].margin_asset != asset
+                    or (o.symbol, o.side) == (symbol, ps)):
                 continue
             others.append(f"{o.symbol} {o.side}")
             if o.symbol == symbol:

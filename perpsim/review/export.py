@@ -1,0 +1,142 @@
+"""A venue's events as the Binance API would return them, for the review (analysis.py reads only these).
+
+``binance_data(events, account_id)`` turns the events of ``Exchange.apply`` results into the JSON
+bodies of GET /fapi/v1/userTrades, /fapi/v1/income, /fapi/v1/forceOrders and /fapi/v1/markPriceKlines
+(binance-api.md section 3), plus the orders and the leverage / margin-type changes. ``from_data_dir``
+replays a venue's journal (read-only) to get the events.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from perpsim.core.events import (AdlRecord, BalanceChanged, ConfigChanged, LiquidationRecord, MarkPriceUpdate,
+                                 TradeSettled)
+from perpsim.core.fixed import fmt_plain, mul
+
+HOUR = 3_600_000
+#: BalanceChanged reasons that are Binance income types (others are internal moves).
+INCOME_TYPES = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE", "INSURANCE_CLEAR", "TRANSFER", "COMPENSATION")
+
+
+def _n(units: int) -> str:
+    return fmt_plain(units)
+
+
+def binance_data(events, account_id: int, exchange=None, kline_ms: int = HOUR) -> dict:
+    """Binance-shaped data of one account from a venue's events (in order)."""
+    trades, income, force, configs = [], [], [], []
+    candles: dict[str, dict[int, list]] = {}
+    force_ids: dict[tuple, int] = {}
+    tran = 0
+    for e in events:
+        t = type(e)
+        if t is MarkPriceUpdate:
+            start = e.time // kline_ms * kline_ms
+            c = candles.setdefault(e.symbol, {}).get(start)
+            if c is None:
+                candles[e.symbol][start] = [start, e.mark_price, e.mark_price, e.mark_price, e.mark_price]
+            else:
+                c[2], c[3], c[4] = max(c[2], e.mark_price), min(c[3], e.mark_price), e.mark_price
+            continue
+        if getattr(e, "account_id", None) != account_id:
+            continue
+        if t is LiquidationRecord or t is AdlRecord:
+            oid = 9_000_000_000 + len(force)
+            adl = t is AdlRecord
+            price = e.price if adl else e.execution_price
+            qty = e.qty
+            force.append({"orderId": oid, "symbol": e.symbol, "status": "FILLED",
+                          "clientOrderId": f"{'adl_autoclose' if adl else 'autoclose'}-{e.time}{len(force):05d}",
+                          "price": _n(price if adl else (e.bankruptcy_price or price)), "avgPrice": _n(price),
+                          "origQty": _n(qty), "executedQty": _n(qty), "cumQuote": _n(mul(qty, price)),
+                          "timeInForce": "IOC", "type": "LIMIT", "reduceOnly": False, "closePosition": False,
+                          "side": e.side, "positionSide": e.position_side, "stopPrice": "0",
+                          "workingType": "CONTRACT_PRICE", "origType": "LIMIT", "time": e.time, "updateTime": e.time})
+            force_ids[(e.time, e.symbol, e.position_side)] = oid
+        elif t is TradeSettled:
+            oid = force_ids.get((e.time, e.symbol, e.position_side), 0) if e.execution else len(trades) + 1
+            if e.execution and not oid:
+                oid = -1          # the liquidation record follows its fills: tagged below
+            trades.append({"buyer": e.side == "BUY", "commission": _n(e.commission), "commissionAsset":
+                           e.commission_asset, "id": len(trades) + 1, "maker": e.maker, "orderId": oid,
+                           "price": _n(e.price), "qty": _n(e.qty), "quoteQty": _n(mul(e.qty, e.price)),
+                           "realizedPnl": _n(e.realized_pnl), "side": e.side, "positionSide": e.position_side,
+                           "symbol": e.symbol, "time": e.time, "_execution": e.execution})
+        elif t is BalanceChanged:
+            if e.reason not in INCOME_TYPES or e.wallet not in ("FUTURES", "ISOLATED"):
+                if not (e.wallet == "FUTURES" and e.reason in ("DEPOSIT", "WITHDRAW")):
+                    continue
+            if e.reason == "TRANSFER" and e.wallet != "FUTURES":
+                continue
+            tran += 1
+            kind = "TRANSFER" if e.reason in ("DEPOSIT", "WITHDRAW") else e.reason
+            income.append({"symbol": e.symbol, "incomeType": kind, "income": _n(e.delta), "asset": e.asset,
+                           "info": kind, "time": e.time, "tranId": tran, "tradeId": ""})
+        elif t is ConfigChanged and e.symbol:
+            if e.setting == "leverage":
+                configs.append({"symbol": e.symbol, "time": e.time, "leverage": e.value})
+            elif e.setting == "marginType":
+                configs.append({"symbol": e.symbol, "time": e.time, "marginType": e.value})
+    # liquidation fills carry their force order's id (records are published after their fills)
+    for tr in trades:
+        if tr.pop("_execution"):
+            tr["orderId"] = force_ids.get((tr["time"], tr["symbol"], tr["positionSide"]), tr["orderId"])
+    # the venue's defaults (cross, 20x) for symbols traded before any change
+    for sym in sorted({tr["symbol"] for tr in trades}):
+        first = min(tr["time"] for tr in trades if tr["symbol"] == sym)
+        for field, default in (("leverage", _default_leverage(exchange, sym)), ("marginType", "CROSSED")):
+            if not any(c["symbol"] == sym and field in c and c["time"] <= first for c in configs):
+                configs.insert(0, {"symbol": sym, "time": 0, field: default})
+    klines = {s: [[start, _n(o), _n(h), _n(lo), _n(c), "0", start + kline_ms - 1, "0", 0, "0", "0", "0"]
+                  for start, (_st, o, h, lo, c) in sorted(by.items())] for s, by in candles.items()}
+    data = {"userTrades": trades, "income": income, "forceOrders": force, "klines": klines, "configUpdates": configs}
+    if exchange is not None:
+        data.update(venue_extras(exchange, account_id))
+    return data
+
+
+def _default_leverage(exchange, symbol: str) -> int:
+    from perpsim.core.instruments import DEFAULT_LEVERAGE
+    if exchange is None:
+        return DEFAULT_LEVERAGE
+    return min(DEFAULT_LEVERAGE, exchange.clearing.table(symbol).max_leverage)
+
+
+def venue_extras(exchange, account_id: int) -> dict:
+    """Orders (allOrders / allAlgoOrders), the margin type in force, the incident log."""
+    out: dict = {"allOrders": [], "algoOrders": [], "incidents": []}
+    orders = getattr(exchange, "orders", None)
+    amounts = ("price", "avgPrice", "origQty", "executedQty", "cumQty", "cumQuote", "stopPrice", "quantity",
+               "triggerPrice", "activatePrice")
+    if orders is not None:
+        for o in sorted(getattr(orders, "orders", {}).values(), key=lambda o: o.order_id):
+            if o.account_id == account_id:
+                v = o.view()
+                out["allOrders"].append({k: (_n(x) if k in amounts and isinstance(x, int) else x)
+                                         for k, x in v.items()})
+        for a in sorted(getattr(orders, "algos", {}).values(), key=lambda a: a.algo_id):
+            if a.account_id == account_id:
+                v = a.view()
+                out["algoOrders"].append({k: (_n(x) if k in amounts and isinstance(x, int) else x)
+                                          for k, x in v.items()})
+    guard = getattr(exchange, "guard", None)
+    if guard is not None:
+        out["incidents"] = [dict(i) for i in guard.incidents]
+    return out
+
+
+def from_data_dir(data_dir: str | Path, account_id: int) -> dict:
+    """Replay a venue's journal (read-only) and export one account's Binance-shaped data."""
+    from perpsim.core.exchange import Exchange
+    from perpsim.venue.journal import Journal
+    from perpsim.venue.venue import JOURNAL_FILE
+
+    j = Journal(Path(data_dir) / JOURNAL_FILE, "OFF", create=False)
+    try:
+        ex = Exchange()
+        events: list = []
+        for _seq, cmd in j.commands():
+            events += ex.apply(cmd).events
+    finally:
+        j.close()
+    return binance_data(events, account_id, ex)
