@@ -479,3 +479,4 @@ def _set_setting(ex: Exchange, name: str, value: Any):
 
 from . import order_commands  # noqa: E402,F401  (registers the order handlers)
 from . import guard_commands  # noqa: E402,F401  (registers the trader-protection handlers)
+from . import liquidity  # noqa: E402,F401  (registers the liquidity agent's quote command)
