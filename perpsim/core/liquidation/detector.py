@@ -30,18 +30,18 @@ Index (performance.md section 2.5, tiers T1/T2/T3):
 * T3: ``full_scan`` (plain Python, the oracle and the naive peer) and ``NumpyScan`` (vectorised
   exact int64 recompute).
 
-Each (symbol, direction) list is a numpy sorted array (bulk built, truncated from the end as marks
-cross it, so a crash costs one ``searchsorted`` plus the hits) and a small heap overlay
-for changes, merged into the array when it grows. Entries carry the scope's version; a changed
-scope bumps its version, which voids its old entries.
+Each (symbol, direction) list is a few numpy sorted runs (bulk built, cut from the end as marks
+cross them, so a crash costs one ``searchsorted`` per run plus the hits; changes are buffered
+into new runs, merged binomially). Entries carry the scope's version; a changed scope bumps its
+version, which voids its old entries.
 
 Liquidatable scopes are "flagged": they leave the index and are re-checked on every mark of any
 of their symbols (and by the hooks) until they recover or the waterfall closes them.
 """
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_right
-from heapq import heappop, heappush
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +56,8 @@ HALF = SCALE // 2
 S2 = SCALE * SCALE
 KEYMAX = 1 << 60          # keys are clamped to [-KEYMAX, KEYMAX]; marks are far below
 _T1, _T2 = 1, 2
+_SIDES = ("BOTH", "LONG", "SHORT", "")
+_SIDE_IX = {s: i for i, s in enumerate(_SIDES)}
 
 
 class Candidate(NamedTuple):
@@ -88,7 +90,7 @@ class _Tab:
     """A symbol's bracket table as plain lists and arrays, for the hot path."""
 
     __slots__ = ("caps", "floors", "mmrs", "cums", "last", "prefmax", "asset", "err", "caps_a", "mmrs_a",
-                 "cums_a")
+                 "cums_a", "prefmax_a")
 
     def __init__(self, table, asset: str):
         bs = table.brackets
@@ -107,6 +109,7 @@ class _Tab:
         self.caps_a = np.array([min(c, NumpyScan.LIMIT) for c in self.caps], dtype=np.int64)
         self.mmrs_a = np.array(self.mmrs, dtype=np.int64)
         self.cums_a = np.array(self.cums, dtype=np.int64)
+        self.prefmax_a = np.array(self.prefmax, dtype=np.int64)
 
     def bracket(self, n: int) -> int:
         i = bisect_right(self.caps, n)
@@ -127,69 +130,80 @@ class _SideList:
     """Keys of one (symbol, direction); a hit is an entry with ``key >= x``.
 
     DOWN lists hold long-like keys and are queried with ``x = mark``; UP lists hold negated keys
-    and are queried with ``x = -mark``. Base: numpy arrays sorted by key, valid up to ``end``
-    (hits are cut off the end). Overlay: a max-heap of ``(-key, sid, version)``.
+    and are queried with ``x = -mark``. Entries live in sorted runs (numpy arrays of key, sid,
+    version, valid up to ``end``): a query cuts its hits off the end of each run with one
+    ``searchsorted``. New entries are buffered and become one run at the end of each call; runs
+    are merged binomially (a run is merged into the previous one once it reaches half its size),
+    so there are O(log n) of them, and void entries are dropped when runs merge.
     """
 
-    __slots__ = ("keys", "sids", "vers", "end", "heap", "stale")
+    __slots__ = ("runs", "buf", "bufa", "stale")
 
     def __init__(self) -> None:
-        self.keys = np.empty(0, np.int64)
-        self.sids = np.empty(0, np.int64)
-        self.vers = np.empty(0, np.int64)
-        self.end = 0
-        self.heap: list[tuple[int, int, int]] = []
+        self.runs: list[list] = []            # [keys, sids, vers, end]
+        self.buf: list[tuple[int, int, int]] = []
+        self.bufa: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.stale = 0
 
-    def load(self, entries: list[tuple[int, int, int]]) -> None:
-        """Replace the base arrays with ``entries`` (key, sid, version), sorted by key."""
-        if entries:
-            arr = np.array(entries, dtype=np.int64)
-            arr = arr[np.argsort(arr[:, 0], kind="stable")]
-            self.keys, self.sids, self.vers = (np.ascontiguousarray(arr[:, i]) for i in range(3))
-        else:
-            self.keys = self.sids = self.vers = np.empty(0, np.int64)
-        self.end = len(self.keys)
-        self.stale = 0
-
-    def pop_hits(self, x: int, ver_arr: np.ndarray, ver_list: list, out: list) -> np.ndarray | None:
-        """Remove every entry with key >= x. Current base hits are returned as an array, current
-        overlay hits appended to ``out``."""
+    def pop_hits(self, x: int, ver_arr: np.ndarray) -> np.ndarray | None:
+        """Remove every entry with key >= x; return the sids of the current ones."""
         got = None
-        end = self.end
-        if end and self.keys[end - 1] >= x:
-            i = int(np.searchsorted(self.keys[:end], x, "left"))
-            s = self.sids[i:end]
-            got = s[self.vers[i:end] == ver_arr[s]]
-            self.end = i
-        heap = self.heap
-        if heap and -heap[0][0] >= x:
-            pop = heappop
-            while heap and -heap[0][0] >= x:
-                _, sid, ver = pop(heap)
-                if ver_list[sid] == ver:
-                    out.append(sid)
+        for run in self.runs:
+            end = run[3]
+            if end and run[0][end - 1] >= x:
+                keys = run[0]
+                i = int(np.searchsorted(keys[:end], x, "left"))
+                sids = run[1][i:end]
+                ok = sids[run[2][i:end] == ver_arr[sids]]
+                run[3] = i
+                got = ok if got is None else np.concatenate([got, ok])
         return got
 
-    def merge(self, ver_arr: np.ndarray) -> None:
-        """Fold the overlay into the base arrays and drop void entries."""
-        end = self.end
-        keys, sids, vers = self.keys[:end], self.sids[:end], self.vers[:end]
-        if self.heap:
-            o = np.array(self.heap, dtype=np.int64)
-            keys = np.concatenate([keys, -o[:, 0]])
-            sids = np.concatenate([sids, o[:, 1]])
-            vers = np.concatenate([vers, o[:, 2]])
+    def flush(self, ver_arr: np.ndarray) -> None:
+        """Turn the buffered entries into a run; merge runs; compact when void entries pile up."""
+        if not self.buf and not self.bufa:
+            return
+        parts = list(self.bufa)
+        if self.buf:
+            arr = np.array(self.buf, dtype=np.int64).reshape(-1, 3)
+            parts.append((arr[:, 0], arr[:, 1], arr[:, 2]))
+        self.buf, self.bufa = [], []
+        keys = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+        sids = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+        vers = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]
+        order = np.argsort(keys, kind="stable")
+        runs = self.runs
+        runs.append([keys[order], sids[order], vers[order], len(keys)])
+        live = sum(r[3] for r in runs)
+        if self.stale > live:
+            self._merge(0, ver_arr)
+            self.stale = 0
+            return
+        while len(runs) > 1 and 2 * runs[-1][3] >= runs[-2][3]:
+            self._merge(len(runs) - 2, ver_arr)
+
+    def _merge(self, start: int, ver_arr: np.ndarray) -> None:
+        """Merge runs[start:] into one, dropping void and cut-off entries."""
+        tail = self.runs[start:]
+        del self.runs[start:]
+        keys = np.concatenate([r[0][: r[3]] for r in tail])
+        sids = np.concatenate([r[1][: r[3]] for r in tail])
+        vers = np.concatenate([r[2][: r[3]] for r in tail])
         ok = vers == ver_arr[sids]
         keys, sids, vers = keys[ok], sids[ok], vers[ok]
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.sids, self.vers = keys[order], sids[order], vers[order]
-        self.end = len(self.keys)
-        self.heap = []
-        self.stale = 0
+        if len(keys):
+            order = np.argsort(keys, kind="stable")
+            self.runs.append([keys[order], sids[order], vers[order], len(keys)])
+
+    def load_arrays(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
+        """Replace everything with the given entries."""
+        self.runs, self.buf, self.bufa, self.stale = [], [], [], 0
+        if len(keys):
+            order = np.argsort(keys, kind="stable")
+            self.runs.append([keys[order], sids[order], vers[order], len(keys)])
 
     def __len__(self) -> int:
-        return self.end + len(self.heap)
+        return sum(r[3] for r in self.runs) + len(self.buf) + sum(len(a[0]) for a in self.bufa)
 
 
 class IndexedDetector:
@@ -197,14 +211,28 @@ class IndexedDetector:
 
     Call ``on_mark``/``on_marks`` on every mark update, ``on_account_changed(account_id)`` (alias
     ``on_position_changed``) after every command that changes an account's positions or wallets
-    (fills, margin transfers, funding, fees, leverage/margin-type changes), ``discard`` when the
-    waterfall has closed a scope, and ``rebuild`` after bulk changes (funding over all accounts).
+    (fills, margin transfers, funding, fees, leverage/margin-type changes), ``discard``/
+    ``discard_many`` when the waterfall has closed a scope, and ``rebuild`` after bulk changes.
     Results are exact: every reported scope was just re-verified with the integer formulas.
+
+    Hits come in batches; a batch of at least ``VECTOR_MIN`` is checked in numpy from a mirror of
+    the values each scope was indexed with (int64, exact formulas): T1 positions found
+    liquidatable are confirmed against the live position (same qty, cost and isolated wallet)
+    before they are reported, T2 accounts found liquidatable are re-checked on the live objects,
+    the others are re-indexed from the mirror. Smaller batches, and scopes whose values do not
+    fit in int64, are checked one by one on the live objects.
+
+    Per scope the index keeps numpy columns (version, tier, account, side, key, mirror) and one
+    list slot (the Position or Account), about 100 bytes plus ~24 per sorted entry.
     """
 
-    MERGE_MIN = 4096
-    VECTOR_MIN = 24       # hit batches from the sorted arrays at least this long are verified in numpy
+    VECTOR_MIN = 24
     _BIG = 1 << 62
+    _T2LIM = 1 << 60
+    _COLS = (("_vera", np.int64), ("_tier_n", np.int8), ("_tier_a", np.int8), ("_kind_a", np.int8),
+             ("_aid_a", np.int64), ("_side_a", np.int8), ("_symi_a", np.int16), ("_kkey", np.int64),
+             ("_kdir", np.int8), ("_mw", np.int64), ("_mq", np.int64), ("_mc", np.int64),
+             ("_ls", np.int64), ("_ln", np.int32), ("_le", np.int32))
 
     def __init__(self, clearing, marks: dict[str, int] | None = None):
         self.clearing = clearing
@@ -213,33 +241,39 @@ class IndexedDetector:
 
     # ------------------------------------------------------------------ build
     def rebuild(self) -> None:
-        """Recompute every scope from the clearing state and bulk-build the sorted arrays."""
+        """Recompute every scope from the clearing state and bulk-build the sorted runs."""
         ch = self.clearing
         self._tabs = {s: _Tab(ins.brackets, ins.margin_asset) for s, ins in ch.instruments.items()}
+        self._sym_list = sorted(self._tabs)
+        self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
+        self._tab_arrays = [self._tabs[s] for s in self._sym_list]
+        self._one = {s: (s,) for s in self._sym_list}
+        self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
+        self._asset_ix = {a: i for i, a in enumerate(self._assets)}
+        self._mark_a = np.array([self.marks.get(s, 0) or 0 for s in self._sym_list], dtype=np.int64)
         self._lists: dict[str, tuple[_SideList, _SideList]] = {}
-        self._sid_of: dict[tuple, int] = {}
-        self._skey: list[tuple] = []
-        self._obj: list = []          # Position (isolated) or Account (cross)
-        self._tier: list[int] = []
-        self._syms: list[tuple] = []  # symbols of the scope's entries / flag
-        self._key: list = []          # T1: (symbol, is_down, key)
-        self._cw: list = []           # cross: the cross Wallet once it exists
-        self._verl: list[int] = []
-        cap = 1024
-        self._vera = np.zeros(cap, np.int64)
-        self._tier_a = np.zeros(cap, np.int8)   # 1 = T1 with a valid int64 mirror
-        self._mw = np.zeros(cap, np.int64)      # T1 mirror: wallet, qty, cost at indexing time
-        self._mq = np.zeros(cap, np.int64)
-        self._mc = np.zeros(cap, np.int64)
-        self._acct: dict[int, list[int]] = {}
+        self._obj: list = []                     # Position (isolated) or Account (cross), per scope
+        self._cw: dict[int, object] = {}         # cross scope -> its cross Wallet
+        self._n = 0
+        for name, dt in self._COLS:
+            setattr(self, name, np.zeros(1024, dt))
+        self._lq = np.zeros(4096, np.int64)      # T2 legs (qty, cost, symbol index), sorted by symbol
+        self._lc = np.zeros(4096, np.int64)
+        self._lsym = np.zeros(4096, np.int64)
+        self._lfill = 0
+        self._compact_at = 1 << 16
+        self._acct: dict[int, list[int]] = {}    # account -> its scopes
         self._flag: dict[int, Candidate] = {}
+        self._flag_syms: dict[int, tuple] = {}   # cross scopes: the symbols they were flagged under
         self._flag_sym: dict[str, set[int]] = {}
-        self._bulk: dict[tuple[str, bool], list] | None = {}
+        self._bulk: dict | None = {}
         for acct in ch.accounts.values():
             self._refresh_account(acct)
         bulk, self._bulk = self._bulk, None
-        for (sym, down), entries in bulk.items():
-            self._side(sym, down).load(entries)
+        for (sym, down), (ks, ss, vs) in bulk.items():
+            self._side(sym, down).load_arrays(np.frombuffer(ks, np.int64), np.frombuffer(ss, np.int64),
+                                              np.frombuffer(vs, np.int64))
+        self._flush()
 
     def _side(self, sym: str, down: bool) -> _SideList:
         pair = self._lists.get(sym)
@@ -247,34 +281,47 @@ class IndexedDetector:
             pair = self._lists[sym] = (_SideList(), _SideList())
         return pair[0] if down else pair[1]
 
-    def _new_sid(self, key: tuple, obj, tier: int) -> int:
-        sid = len(self._skey)
-        self._sid_of[key] = sid
-        self._skey.append(key)
-        self._obj.append(obj)
-        self._tier.append(tier)
-        self._syms.append(())
-        self._key.append(None)
-        self._cw.append(None)
-        self._verl.append(0)
+    def _new_sid(self, obj, kind: int, aid: int, side: int, symi: int) -> int:
+        sid = self._n
         if sid >= len(self._vera):
-            for name in ("_vera", "_tier_a", "_mw", "_mq", "_mc"):
+            for name, dt in self._COLS:
                 old = getattr(self, name)
-                grown = np.zeros(2 * len(old), old.dtype)
+                grown = np.zeros(2 * len(old), dt)
                 grown[: len(old)] = old
                 setattr(self, name, grown)
+        self._n = sid + 1
+        self._obj.append(obj)
+        self._kind_a[sid] = kind
+        self._aid_a[sid] = aid
+        self._side_a[sid] = side
+        self._symi_a[sid] = symi
         return sid
 
+    def scope_of(self, sid: int) -> tuple:
+        """The scope tuple of an internal scope number."""
+        aid = int(self._aid_a[sid])
+        if self._kind_a[sid] == 1:
+            return (aid, ISOLATED, self._sym_list[self._symi_a[sid]], _SIDES[self._side_a[sid]])
+        return (aid, CROSS, self._assets[self._symi_a[sid]], "")
+
     def _bump(self, sid: int) -> None:
-        v = self._verl[sid] + 1
-        self._verl[sid] = v
-        self._vera[sid] = v
+        self._vera[sid] += 1
+
+    def _flush(self) -> None:
+        vera = self._vera
+        for pair in self._lists.values():
+            pair[0].flush(vera)
+            pair[1].flush(vera)
+        if self._lfill > self._compact_at:
+            if self._lfill > 3 * int(self._ln[: self._n][self._tier_a[: self._n] == 2].sum()):
+                self._compact_legs()
+            self._compact_at = max(1 << 16, 2 * self._lfill)
 
     # ------------------------------------------------------------------ hooks
     def on_account_changed(self, account_id: int) -> list[Candidate]:
         """Re-derive an account's scopes after a command; returns its liquidatable scopes (sorted)."""
         out = self._refresh_account(self.clearing.accounts.get(account_id), account_id)
-        self._maybe_merge()
+        self._flush()
         out.sort()
         return out
 
@@ -285,7 +332,7 @@ class IndexedDetector:
         out = []
         for a in sorted(set(account_ids)):
             out += self._refresh_account(self.clearing.accounts.get(a), a)
-        self._maybe_merge()
+        self._flush()
         out.sort()
         return out
 
@@ -299,9 +346,13 @@ class IndexedDetector:
             if not isinstance(m, int) or isinstance(m, bool) or m <= 0:
                 raise ValueError(f"mark of {sym}: a positive int of 1e-8 units")
             self.marks[sym] = m
-        vera, verl, tier = self._vera, self._verl, self._tier
+            ix = self._sym_ix.get(sym)
+            if ix is not None:
+                self._mark_a[ix] = m
+        vera, tier_a, vmin = self._vera, self._tier_a, self.VECTOR_MIN
         out: list[Candidate] = []
-        slow: list[int] = []          # hits re-checked one by one (overlay hits, small batches, T2)
+        slow: list[int] = []          # re-checked one by one on the live objects
+        t2: list[np.ndarray] = []
         flagged: set[int] = set()     # flagged before this update: re-checked below
         for sym in marks:
             fs = self._flag_sym.get(sym)
@@ -309,23 +360,35 @@ class IndexedDetector:
                 flagged |= fs
         for sym, m in marks.items():
             pair = self._lists.get(sym)
-            if pair is not None:
-                for sl, x in ((pair[0], m), (pair[1], -m)):
-                    got = sl.pop_hits(x, vera, verl, slow)
-                    if got is not None and len(got):
-                        if len(got) >= self.VECTOR_MIN:
-                            self._verify_batch(sym, m, got, out, slow)
-                        else:
-                            slow.extend(got.tolist())
+            if pair is None:
+                continue
+            for sl, x in ((pair[0], m), (pair[1], -m)):
+                got = sl.pop_hits(x, vera)
+                if got is None or not len(got):
+                    continue
+                ta = tier_a[got]
+                one = got[ta == 1]
+                if len(one) >= vmin:
+                    self._verify_batch(sym, m, one, out, slow)
+                else:
+                    slow.extend(one.tolist())
+                two = got[ta == 2]
+                if len(two):
+                    t2.append(two)
+                if len(one) + len(two) < len(got):
+                    slow.extend(got[ta == 0].tolist())
+        if t2:
+            two = np.unique(np.concatenate(t2))
+            if len(two) >= vmin:
+                self._recheck_t2_batch(two, slow)
+            else:
+                slow.extend(two.tolist())
         done: set[int] = set()
         check = self._check_hit
         for sid in slow:
-            if tier[sid] == _T2:
-                if sid in done:
-                    continue
-                done.add(sid)
-            if sid in flagged:
+            if sid in done or sid in flagged:
                 continue
+            done.add(sid)
             c = check(sid)
             if c is not None:
                 out.append(c)
@@ -333,22 +396,47 @@ class IndexedDetector:
             c = check(sid)
             if c is not None:
                 out.append(c)
-        self._maybe_merge()
+        self._flush()
         out.sort()
         return out
 
     def discard(self, scope) -> None:
         """Forget a scope (a ``Candidate`` or its ``scope`` tuple) that the waterfall has closed."""
-        if isinstance(scope, Candidate):
-            sid = scope.sid
-            if not (0 <= sid < len(self._skey)) or self._skey[sid] != scope[:4]:
-                sid = self._sid_of.get(scope[:4])
-        else:
-            sid = self._sid_of.get(tuple(scope))
-        if sid is not None:
-            self._bump(sid)
-            self._unflag(sid)
-            self._syms[sid] = ()
+        self.discard_many((scope,))
+
+    def discard_many(self, scopes) -> None:
+        """``discard`` for many scopes."""
+        scopes = list(scopes)
+        if not scopes:
+            return
+        n = self._n
+        sids = [c[7] if isinstance(c, Candidate) and 0 <= c[7] < n else -1 for c in scopes]
+        arr = np.array(sids, dtype=np.int64)
+        good = arr >= 0
+        if good.any():
+            idx = arr[good]
+            aids = np.array([c[0] for c, g in zip(scopes, good.tolist()) if g], dtype=np.int64)
+            good[good] = self._aid_a[idx] == aids
+        for i in np.flatnonzero(~good).tolist():     # not a Candidate of ours: look it up
+            sc = scopes[i]
+            sid = self._find(tuple(sc[:4]) if isinstance(sc, Candidate) else tuple(sc))
+            arr[i] = -1 if sid is None else sid
+        arr = arr[arr >= 0]
+        flag, flag_sym, flag_syms = self._flag, self._flag_sym, self._flag_syms
+        for sid in arr.tolist():
+            c = flag.pop(sid, None)
+            if c is not None:
+                for sym in flag_syms.pop(sid, None) or (c[2],):
+                    flag_sym[sym].discard(sid)
+        self._vera[arr] += 1
+        self._tier_a[arr] = 0
+        self._kdir[arr] = 0
+
+    def _find(self, scope: tuple) -> int | None:
+        for sid in self._acct.get(scope[0], ()):
+            if self.scope_of(sid) == scope:
+                return sid
+        return None
 
     def liquidatable(self) -> list[Candidate]:
         """Every scope flagged liquidatable at the last check that concerned it (sorted)."""
@@ -359,21 +447,17 @@ class IndexedDetector:
         return {c[:4] for c in self._flag.values()}
 
     def stats(self) -> dict:
-        n = sum(len(a) + len(b) for a, b in self._lists.values())
-        return {"scopes": len(self._skey), "entries": n, "flagged": len(self._flag),
-                "t2": sum(1 for t in self._tier if t == _T2)}
+        return {"scopes": self._n, "entries": sum(len(a) + len(b) for a, b in self._lists.values()),
+                "runs": sum(len(a.runs) + len(b.runs) for a, b in self._lists.values()),
+                "flagged": len(self._flag), "t2": int((self._tier_n[: self._n] == _T2).sum())}
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ batch checks
     def _verify_batch(self, sym: str, m: int, sids: np.ndarray, out: list, slow: list) -> None:
         """Exact int64 check of T1 hits from the mirror (the values the key was computed from);
         each liquidatable one is confirmed against the live position before it is reported."""
-        mirrored = self._tier_a[sids] == 1
-        if not mirrored.all():
-            slow.extend(sids[~mirrored].tolist())
-            sids = sids[mirrored]
         q = self._mq[sids]
         absq = np.abs(q)
-        if not len(sids) or int(absq.max()) * m >= self._BIG * S:
+        if int(absq.max()) * m >= self._BIG * S:
             slow.extend(sids.tolist())
             return
         t = self._tabs[sym]
@@ -382,84 +466,182 @@ class IndexedDetector:
         mm = _np_mul(n, t.mmrs_a[b]) - t.cums_a[b]
         mb = self._mw[sids] + np.where(q > 0, n, -n) - self._mc[sids]
         liq = (mm > 0) & (mb <= mm)
-        if not liq.all():
-            for sid in sids[~liq].tolist():   # near misses: index them again under the same key
-                key = self._key[sid]
-                self._emit(key[0], key[1], key[2], sid)
-        ls = sids[liq]
+        if not liq.all():   # near misses: the same key again
+            near = sids[~liq]
+            k = self._kkey[near]
+            down = self._kdir[near] == 1
+            for flag_down, sel in ((True, down), (False, ~down)):
+                if sel.any():
+                    kk = k[sel] if flag_down else -k[sel]
+                    self._side(sym, flag_down).bufa.append((kk, near[sel], self._vera[near[sel]]))
+        iso = liq & (self._kind_a[sids] == 1)
+        if not iso.all():
+            slow.extend(sids[liq & ~iso].tolist())   # cross single legs: the live check walks the account
+        ls = sids[iso]
         if not len(ls):
             return
-        skey, obj, flag, syms = self._skey, self._obj, self._flag, self._syms
+        lsl = ls.tolist()
+        objs = list(map(self._obj.__getitem__, lsl))
+        # confirm against the live position: same qty, cost and isolated wallet as the mirror
+        ok = [p.qty == qv and p.cost == cv and p.wallet is not None and p.wallet.balance == wv
+              for p, qv, cv, wv in zip(objs, q[iso].tolist(), self._mc[ls].tolist(), self._mw[ls].tolist())]
+        aids, sides = self._aid_a[ls].tolist(), self._side_a[ls].tolist()
+        mbl, mml = mb[iso].tolist(), mm[iso].tolist()
+        if not all(ok):
+            slow.extend(sid for sid, good in zip(lsl, ok) if not good)
+            lsl, aids, sides, mbl, mml = ([v for v, good in zip(col, ok) if good]
+                                          for col in (lsl, aids, sides, mbl, mml))
+        new = tuple.__new__
+        asset = t.asset
+        cands = [new(Candidate, (a, ISOLATED, sym, _SIDES[sd], asset, mbv, mmv, sid))
+                 for a, sd, mbv, mmv, sid in zip(aids, sides, mbl, mml, lsl)]
+        self._flag.update(zip(lsl, cands))
         fs = self._flag_sym.get(sym)
         if fs is None:
             fs = self._flag_sym[sym] = set()
-        asset = t.asset
-        one = (sym,)
-        for sid, qv, cv, wv, mbv, mmv in zip(ls.tolist(), q[liq].tolist(), self._mc[ls].tolist(),
-                                            self._mw[ls].tolist(), mb[liq].tolist(), mm[liq].tolist()):
-            k = skey[sid]
-            p = obj[sid]
-            if k[1] == ISOLATED:
-                live = p.qty == qv and p.cost == cv and p.wallet is not None and p.wallet.balance == wv
-            else:
-                live = False          # cross single-leg: the live check walks the account
-            if not live:
-                slow.append(sid)
-                continue
-            c = Candidate(k[0], ISOLATED, sym, k[3], asset, mbv, mmv, sid)
-            flag[sid] = c
-            syms[sid] = one
-            fs.add(sid)
-            out.append(c)
+        fs.update(lsl)
+        if lsl:
+            self._kdir[np.array(lsl, dtype=np.int64)] = 0   # flagged: no entry until it recovers
+        out.extend(cands)
 
+    def _recheck_t2_batch(self, sids: np.ndarray, slow: list) -> None:
+        """Exact int64 re-check of T2 accounts from their mirrored legs; liquidatable ones go to
+        the live re-check, the others get new bands (computed in float, shrunk by 1e-9 and one
+        price unit so that float rounding cannot widen them)."""
+        marks = self._mark_a
+        cnt = self._ln[sids].astype(np.int64)
+        first = self._ls[sids]
+        tot = int(cnt.sum())
+        acc = np.repeat(np.arange(len(sids)), cnt)
+        starts = np.cumsum(cnt) - cnt
+        li = np.repeat(first - starts, cnt) + np.arange(tot)
+        q, cost, sy = self._lq[li], self._lc[li], self._lsym[li]
+        m = marks[sy]
+        absq = np.abs(q)
+        if not m.all() or float((absq.astype(np.float64) * m).max()) >= float(self._T2LIM) * S:
+            slow.extend(sids.tolist())
+            return
+        n = _np_mul(absq, m)
+        upnl = np.where(q > 0, n, -n) - cost
+        mm = np.empty_like(n)
+        rmax = np.empty_like(n)
+        for j in np.unique(sy).tolist():
+            t = self._tab_arrays[j]
+            sel = sy == j
+            nn = n[sel]
+            b = np.minimum(np.searchsorted(t.caps_a, nn, "right"), t.last)
+            mm[sel] = _np_mul(nn, t.mmrs_a[b]) - t.cums_a[b]
+            b2 = np.minimum(np.searchsorted(t.caps_a, 2 * nn + 2, "right"), t.last)
+            rmax[sel] = t.prefmax_a[b2]
+        mb = self._mw[sids] + np.add.reduceat(upnl, starts)
+        mmt = np.add.reduceat(mm, starts)
+        liq = (mmt > 0) & (mb <= mmt)
+        if liq.any():
+            slow.extend(sids[liq].tolist())
+        safe_acc = ~liq
+        if not safe_acc.any():
+            return
+        h = (mb - mmt) - 2 * self._le[sids].astype(np.int64) - 1
+        # groups of legs: (account, symbol); an account's legs are sorted by symbol
+        brk = np.ones(tot, dtype=bool)
+        brk[1:] = (acc[1:] != acc[:-1]) | (sy[1:] != sy[:-1])
+        gs = np.flatnonzero(brk)
+        ga, gsym, gm = acc[gs], sy[gs], m[gs]
+        keep = safe_acc[ga]
+        gq = np.add.reduceat(q, gs)
+        gqr = np.add.reduceat(absq.astype(np.float64) * rmax.astype(np.float64), gs)
+        g = np.abs(gq).astype(np.float64) * S + gqr
+        tot_g = np.bincount(ga, weights=g * gm.astype(np.float64), minlength=len(sids))
+        hf = h[ga].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.floor(hf * float(S2) * gm.astype(np.float64) / tot_g[ga] * (1 - 1e-9)) - 1
+        half = (gm // 2).astype(np.float64)
+        d = np.where(tot_g[ga] > 0, d, half)
+        d = np.minimum(np.maximum(d, 0), half).astype(np.int64)
+        d = np.where(hf > 0, d, 0)
+        self._vera[sids[safe_acc]] += 1
+        ga, gsym, gm, d = ga[keep], gsym[keep], gm[keep], d[keep]
+        gsid = sids[ga]
+        gver = self._vera[gsid]
+        down_k = gm - d - 1
+        up_k = -(gm + d + 1)
+        for j in np.unique(gsym).tolist():
+            sel = gsym == j
+            sym = self._sym_list[j]
+            self._side(sym, True)
+            pair = self._lists[sym]
+            sj, vj = gsid[sel], gver[sel]
+            pair[0].bufa.append((down_k[sel], sj, vj))
+            pair[1].bufa.append((up_k[sel], sj, vj))
+            pair[0].stale += len(sj)
+            pair[1].stale += len(sj)
+
+    def _compact_legs(self) -> None:
+        """Drop T2 legs no scope points at any more."""
+        live = np.flatnonzero(self._tier_a[: self._n] == 2)
+        cnt = self._ln[live].astype(np.int64)
+        tot = int(cnt.sum())
+        starts = np.cumsum(cnt) - cnt
+        li = np.repeat(self._ls[live] - starts, cnt) + np.arange(tot)
+        size = max(4096, 2 * tot)
+        for name in ("_lq", "_lc", "_lsym"):
+            arr = np.zeros(size, np.int64)
+            arr[:tot] = getattr(self, name)[li]
+            setattr(self, name, arr)
+        self._ls[live] = starts
+        self._lfill = tot
+
+    # ------------------------------------------------------------------ scopes
     def _refresh_account(self, acct, account_id: int | None = None) -> list[Candidate]:
         """Recompute every scope of ``acct``; void scopes that no longer exist."""
         aid = acct.id if acct is not None else account_id
-        old = self._acct.get(aid, [])
+        old = self._acct.get(aid, ())
+        known = {self.scope_of(sid): sid for sid in old} if old else {}
         live: list[int] = []
         out: list[Candidate] = []
         if acct is not None:
-            tabs = self._tabs
+            tabs, sym_ix = self._tabs, self._sym_ix
             cross_assets: dict[str, int] = {}
             for p in acct.positions.values():
                 if not p.qty:
                     continue
                 if p.wallet is not None:
-                    key = (aid, ISOLATED, p.symbol, p.side)
-                    sid = self._sid_of.get(key)
+                    sid = known.get((aid, ISOLATED, p.symbol, p.side)) if known else None
                     if sid is None:
-                        sid = self._new_sid(key, p, _T1)
+                        sid = self._new_sid(p, 1, aid, _SIDE_IX[p.side], sym_ix[p.symbol])
+                        self._tier_n[sid] = _T1
                     self._obj[sid] = p
                     live.append(sid)
                 else:
                     asset = tabs[p.symbol].asset
                     cross_assets[asset] = cross_assets.get(asset, 0) + 1
             for asset, legs in cross_assets.items():
-                key = (aid, CROSS, asset, "")
-                sid = self._sid_of.get(key)
+                sid = known.get((aid, CROSS, asset, "")) if known else None
                 if sid is None:
-                    sid = self._new_sid(key, acct, _T1)
+                    sid = self._new_sid(acct, 2, aid, 3, self._asset_ix[asset])
                 self._obj[sid] = acct
-                self._tier[sid] = _T1 if legs == 1 else _T2
+                self._tier_n[sid] = _T1 if legs == 1 else _T2
                 live.append(sid)
             for sid in live:
                 c = self._refresh(sid)
                 if c is not None:
                     out.append(c)
-        keep = set(live)
-        for sid in old:
-            if sid not in keep:
-                self._bump(sid)
-                self._unflag(sid)
-                self._syms[sid] = ()
-                self._tier_a[sid] = 0
+        if old:
+            keep = set(live)
+            for sid in old:
+                if sid not in keep:
+                    self._bump(sid)
+                    self._unflag(sid)
+                    self._tier_a[sid] = 0
+                    self._kdir[sid] = 0
         if live or old:
             self._acct[aid] = live
         return out
 
     def _unflag(self, sid: int) -> None:
-        if self._flag.pop(sid, None) is not None:
-            for sym in self._syms[sid]:
+        c = self._flag.pop(sid, None)
+        if c is not None:
+            for sym in self._flag_syms.pop(sid, None) or (c[2],):
                 fs = self._flag_sym.get(sym)
                 if fs is not None:
                     fs.discard(sid)
@@ -468,7 +650,10 @@ class IndexedDetector:
         if sid in self._flag:
             self._unflag(sid)
         self._flag[sid] = cand
-        self._syms[sid] = syms
+        if cand[1] == CROSS:
+            self._flag_syms[sid] = syms
+        self._tier_a[sid] = 0
+        self._kdir[sid] = 0
         for sym in syms:
             fs = self._flag_sym.get(sym)
             if fs is None:
@@ -481,33 +666,30 @@ class IndexedDetector:
         elif key < -KEYMAX:
             key = -KEYMAX
         k = key if down else -key
+        ver = int(self._vera[sid])
         if self._bulk is not None:
-            lst = self._bulk.get((sym, down))
-            if lst is None:
-                lst = self._bulk[(sym, down)] = []
-            lst.append((k, sid, self._verl[sid]))
+            cols = self._bulk.get((sym, down))
+            if cols is None:
+                cols = self._bulk[(sym, down)] = (array("q"), array("q"), array("q"))
+            cols[0].append(k)
+            cols[1].append(sid)
+            cols[2].append(ver)
         else:
-            heappush(self._side(sym, down).heap, (-k, sid, self._verl[sid]))
-
-    def _maybe_merge(self) -> None:
-        for pair in self._lists.values():
-            for sl in pair:
-                if len(sl.heap) > self.MERGE_MIN + (sl.end >> 4) or sl.stale > self.MERGE_MIN + sl.end:
-                    sl.merge(self._vera)
+            self._side(sym, down).buf.append((k, sid, ver))
 
     def _refresh(self, sid: int) -> Candidate | None:
         """Void the scope's entries, check it exactly, then flag it or index it again."""
         self._bump(sid)
         self._unflag(sid)
         self._tier_a[sid] = 0
-        self._key[sid] = None
-        if self._tier[sid] == _T1:
+        self._kdir[sid] = 0
+        if self._tier_n[sid] == _T1:
             return self._t1_place(sid, recompute=True)
         return self._t2_place(sid)
 
     def _check_hit(self, sid: int) -> Candidate | None:
         """Exact re-check (on the live objects) of an index hit or a flagged scope."""
-        if self._tier[sid] == _T1:
+        if self._tier_n[sid] == _T1:
             if sid in self._flag:
                 self._bump(sid)
                 self._unflag(sid)
@@ -520,12 +702,12 @@ class IndexedDetector:
     def _t1_legs(self, sid: int):
         """(wallet, qty, cost, symbol, position side, asset) of a single-leg scope, or None."""
         obj = self._obj[sid]
-        if self._skey[sid][1] == ISOLATED:
+        if self._kind_a[sid] == 1:
             p = obj
             if not p.qty or p.wallet is None:
                 return None
             return p.wallet.balance, p.qty, p.cost, p.symbol, p.side, self._tabs[p.symbol].asset
-        asset = self._skey[sid][2]
+        asset = self._assets[self._symi_a[sid]]
         tabs = self._tabs
         leg = None
         for p in obj.positions.values():
@@ -538,7 +720,7 @@ class IndexedDetector:
         return self._cross_wallet(sid, obj.id, asset), leg.qty, leg.cost, leg.symbol, "", asset
 
     def _cross_wallet(self, sid: int, aid: int, asset: str) -> int:
-        w = self._cw[sid]
+        w = self._cw.get(sid)
         if w is None:
             w = self.clearing.ledger.wallets.get((FUTURES, aid, asset))
             if w is None:
@@ -549,11 +731,11 @@ class IndexedDetector:
     def _t1_place(self, sid: int, recompute: bool) -> Candidate | None:
         legs = self._t1_legs(sid)
         if legs is None:
-            if self._skey[sid][1] == CROSS and self._has_cross_legs(sid):
-                self._tier[sid] = _T2  # became multi-leg without a hook: band it
+            if self._kind_a[sid] == 2 and self._has_cross_legs(sid):
+                self._tier_n[sid] = _T2  # became multi-leg without a hook: band it
                 self._tier_a[sid] = 0
                 return self._t2_place(sid)
-            self._syms[sid] = ()
+            self._kdir[sid] = 0
             return None
         w, q, cost, sym, side, asset = legs
         t = self._tabs[sym]
@@ -571,27 +753,31 @@ class IndexedDetector:
             i = t.last
         mm = (n * t.mmrs[i] + HALF) // S - t.cums[i]
         mb = w + upnl
+        kind = self._kind_a[sid]
         if mm > 0 and mb <= mm:
-            k = self._skey[sid]
-            cand = Candidate(k[0], k[1], k[2], k[3], asset, mb, mm, sid)
+            aid = int(self._aid_a[sid])
+            cand = (Candidate(aid, ISOLATED, sym, side, asset, mb, mm, sid) if kind == 1 else
+                    Candidate(aid, CROSS, asset, "", asset, mb, mm, sid))
             self._bump(sid)
-            self._set_flag(sid, cand, (sym,))
+            self._set_flag(sid, cand, self._one[sym])
             return cand
-        key = self._key[sid]
-        if recompute or key is None or key[0] != sym:
-            key = self._key[sid] = (sym, q > 0, _t1_key(w, q, cost, t))
+        if recompute or kind == 2 or self._kdir[sid] == 0:
+            key = _t1_key(w, q, cost, t)
+            self._kkey[sid] = max(-KEYMAX, min(KEYMAX, key))
             big = self._BIG
             if -big < w < big and -big < q < big and -big < cost < big:
                 self._mw[sid], self._mq[sid], self._mc[sid] = w, q, cost
                 self._tier_a[sid] = 1
             else:
                 self._tier_a[sid] = 0
-        self._syms[sid] = (sym,)
-        self._emit(key[0], key[1], key[2], sid)
+        else:
+            key = int(self._kkey[sid])
+        self._kdir[sid] = 1 if q > 0 else 2
+        self._emit(sym, q > 0, key, sid)
         return None
 
     def _has_cross_legs(self, sid: int) -> bool:
-        asset = self._skey[sid][2]
+        asset = self._assets[self._symi_a[sid]]
         return any(p.qty and p.wallet is None and self._tabs[p.symbol].asset == asset
                    for p in self._obj[sid].positions.values())
 
@@ -603,12 +789,14 @@ class IndexedDetector:
         one; the MMR bound of a leg is the highest rate of the tiers up to that notional.
         """
         acct = self._obj[sid]
-        aid, _, asset, _ = self._skey[sid]
+        aid = acct.id
+        asset = self._assets[self._symi_a[sid]]
         tabs, marks = self._tabs, self.marks
-        mb = self._cross_wallet(sid, aid, asset)
+        w = mb = self._cross_wallet(sid, aid, asset)
         mm = 0
         err = 0
         per: dict[str, list] = {}
+        legs = []
         for p in acct.positions.values():
             q = p.qty
             if not q or p.wallet is not None:
@@ -636,6 +824,7 @@ class IndexedDetector:
                 i = t.last
             mm += (n * t.mmrs[i] + HALF) // S - t.cums[i]
             err += t.err
+            legs.append((self._sym_ix[sym], q, p.cost))
             rmax = t.prefmax[t.bracket(2 * n + 2)]
             a = per.get(sym)
             if a is None:
@@ -644,7 +833,6 @@ class IndexedDetector:
                 a[0] += q
                 a[1] += qq * rmax
         if not per:
-            self._syms[sid] = ()
             return None
         syms = tuple(per)
         if mm > 0 and mb <= mm:
@@ -654,7 +842,7 @@ class IndexedDetector:
             return cand
         # headroom over twice the rounding bound, then one fraction of every mark
         h = (mb - mm) - 2 * err - 1
-        self._syms[sid] = syms
+        self._mirror_t2(sid, w, err, legs)
         emit = self._emit
         if h <= 0:
             for sym, (_, _, m) in per.items():
@@ -681,6 +869,30 @@ class IndexedDetector:
             emit(sym, False, m + d + 1, sid)
         self._bump_stale(syms)
         return None
+
+    def _mirror_t2(self, sid: int, w: int, err: int, legs: list) -> None:
+        """Copy a T2 account's legs (sorted by symbol) for the batch re-check, if they fit int64."""
+        big = self._BIG
+        if not -big < w < big or err >= 1 << 30 or any(not (-big < q < big and -big < c < big) for _, q, c in legs):
+            self._tier_a[sid] = 0
+            return
+        legs.sort()
+        k = len(legs)
+        f = self._lfill
+        if f + k > len(self._lq):
+            size = max(2 * len(self._lq), f + k)
+            for name in ("_lq", "_lc", "_lsym"):
+                old = getattr(self, name)
+                grown = np.zeros(size, np.int64)
+                grown[:f] = old[:f]
+                setattr(self, name, grown)
+        for i, (j, q, c) in enumerate(legs):
+            self._lsym[f + i] = j
+            self._lq[f + i] = q
+            self._lc[f + i] = c
+        self._lfill = f + k
+        self._ls[sid], self._ln[sid], self._le[sid], self._mw[sid] = f, k, err, w
+        self._tier_a[sid] = 2
 
     def _bump_stale(self, syms: tuple) -> None:
         for sym in syms:
@@ -772,7 +984,8 @@ class NumpyScan:
     """T3: a vectorised, exact int64 full recompute over a snapshot of the clearing state.
 
     Legs (every open position) are sorted by scope; per scope ``MB = W + sum UPNL`` and
-    ``MM = sum MM`` by ``np.add.reduceat``. ``alive`` lets a caller drop closed scopes.
+    ``MM = sum MM`` by ``np.add.reduceat``. Scopes are columns (account, kind, symbol or asset,
+    side); ``drop`` removes closed scopes from the result.
     """
 
     LIMIT = 1 << 62
@@ -781,40 +994,54 @@ class NumpyScan:
         instruments = clearing.instruments
         peek = clearing.ledger.peek
         self.symbols = sorted(instruments)
+        self.assets = sorted({ins.margin_asset for ins in instruments.values()})
         sym_ix = {s: i for i, s in enumerate(self.symbols)}
-        scopes: list[tuple] = []
-        wallets: list[int] = []
-        q, cost, ep, sy, sc = [], [], [], [], []
+        asset_ix = {a: i for i, a in enumerate(self.assets)}
+        side_ix = _SIDE_IX
+        aid, kind, name, side, wallets = array("q"), array("b"), array("h"), array("b"), array("q")
+        q, cost, ep, sy, sc = array("q"), array("q"), array("q"), array("h"), array("q")
+        k = 0
         for acct in clearing.accounts.values():
             cross: dict[str, list] = {}
             for p in acct.positions.values():
                 if not p.qty:
                     continue
                 if p.wallet is not None:
-                    scopes.append((acct.id, ISOLATED, p.symbol, p.side))
+                    aid.append(acct.id), kind.append(1), name.append(sym_ix[p.symbol]), side.append(side_ix[p.side])
                     wallets.append(p.wallet.balance)
                     q.append(p.qty), cost.append(p.cost), ep.append(p.entry_price), sy.append(sym_ix[p.symbol])
-                    sc.append(len(scopes) - 1)
+                    sc.append(k)
+                    k += 1
                 else:
                     cross.setdefault(instruments[p.symbol].margin_asset, []).append(p)
             for asset, legs in cross.items():
-                scopes.append((acct.id, CROSS, asset, ""))
+                aid.append(acct.id), kind.append(2), name.append(asset_ix[asset]), side.append(3)
                 wallets.append(peek((FUTURES, acct.id), asset))
                 for p in legs:
                     q.append(p.qty), cost.append(p.cost), ep.append(p.entry_price), sy.append(sym_ix[p.symbol])
-                    sc.append(len(scopes) - 1)
-        self.scopes = scopes
-        self.index = {s: i for i, s in enumerate(scopes)}
-        self.wallet = np.array(wallets, dtype=np.int64)
-        self.q = np.array(q, dtype=np.int64)
+                    sc.append(k)
+                k += 1
+        col = np.frombuffer
+        self.aid = col(aid, np.int64).copy() if k else np.zeros(0, np.int64)
+        self.kind = col(kind, np.int8).copy() if k else np.zeros(0, np.int8)
+        self.name = col(name, np.int16).copy() if k else np.zeros(0, np.int16)
+        self.side = col(side, np.int8).copy() if k else np.zeros(0, np.int8)
+        self.wallet = col(wallets, np.int64).copy() if k else np.zeros(0, np.int64)
+        nl = len(q)
+        self.q = col(q, np.int64).copy() if nl else np.zeros(0, np.int64)
         self.absq = np.abs(self.q)
         self.sign = np.sign(self.q)
-        self.cost = np.array(cost, dtype=np.int64)
-        self.ep = np.array(ep, dtype=np.int64)
-        self.sym = np.array(sy, dtype=np.int64)
-        sc_arr = np.array(sc, dtype=np.int64)
-        self.starts = np.flatnonzero(np.r_[True, sc_arr[1:] != sc_arr[:-1]]) if len(sc_arr) else sc_arr
-        self.alive = np.ones(len(scopes), dtype=bool)
+        self.cost = col(cost, np.int64).copy() if nl else np.zeros(0, np.int64)
+        self.ep = col(ep, np.int64).copy() if nl else np.zeros(0, np.int64)
+        self.sym = col(sy, np.int16).astype(np.int64) if nl else np.zeros(0, np.int64)
+        sc_arr = col(sc, np.int64) if nl else np.zeros(0, np.int64)
+        self.starts = np.flatnonzero(np.r_[True, sc_arr[1:] != sc_arr[:-1]]) if nl else sc_arr
+        del aid, kind, name, side, wallets, q, cost, ep, sy, sc
+        self.n_scopes = k
+        self.alive = np.ones(k, dtype=bool)
+        codes = self._codes(self.aid, self.kind, self.name, self.side)
+        self.order = np.argsort(codes, kind="stable")
+        self.sorted_codes = codes[self.order]
         self.by_sym = [np.flatnonzero(self.sym == i) for i in range(len(self.symbols))]
         self.max_q = np.array([float(self.absq[ix].max()) if len(ix) else 0.0 for ix in self.by_sym])
         self.max_ep = np.array([int(self.ep[ix].max()) if len(ix) else 0 for ix in self.by_sym], dtype=np.int64)
@@ -824,9 +1051,20 @@ class NumpyScan:
             caps = np.array([min(b.cap, self.LIMIT) for b in bs], dtype=np.int64)
             self.tables.append((caps, np.array([b.mmr for b in bs], np.int64), np.array([b.cum for b in bs], np.int64)))
 
+    @staticmethod
+    def _codes(aid, kind, name, side):
+        return ((aid.astype(np.int64) * 2 + (kind.astype(np.int64) - 1)) * 1024 + name.astype(np.int64)) * 4 \
+            + side.astype(np.int64)
+
+    def scope(self, i: int) -> tuple:
+        """The scope tuple of row ``i``."""
+        if self.kind[i] == 1:
+            return (int(self.aid[i]), ISOLATED, self.symbols[self.name[i]], _SIDES[self.side[i]])
+        return (int(self.aid[i]), CROSS, self.assets[self.name[i]], "")
+
     def mask(self, marks: dict[str, int]) -> np.ndarray:
-        """Boolean mask over ``self.scopes``: liquidatable at ``marks`` (unset: entry price)."""
-        if not len(self.scopes):
+        """Boolean mask over the scopes: liquidatable at ``marks`` (unset: entry price)."""
+        if not self.n_scopes:
             return np.zeros(0, dtype=bool)
         mv = np.array([marks.get(s, 0) or 0 for s in self.symbols], dtype=np.int64)
         m = mv[self.sym]
@@ -850,15 +1088,23 @@ class NumpyScan:
         return (mms > 0) & (mb <= mms) & self.alive
 
     def scan(self, marks: dict[str, int]) -> set[tuple]:
-        sc = self.scopes
-        return {sc[i] for i in np.flatnonzero(self.mask(marks)).tolist()}
+        return {self.scope(i) for i in np.flatnonzero(self.mask(marks)).tolist()}
 
     def drop(self, scopes) -> None:
-        """Mark closed scopes as gone."""
-        for s in scopes:
-            i = self.index.get(s)
-            if i is not None:
-                self.alive[i] = False
+        """Mark closed scopes (scope tuples) as gone."""
+        scopes = list(scopes)
+        if not scopes:
+            return
+        sym_ix = {s: i for i, s in enumerate(self.symbols)}
+        asset_ix = {a: i for i, a in enumerate(self.assets)}
+        rows = [(a, 1, sym_ix[n], _SIDE_IX[sd]) if k == ISOLATED else (a, 2, asset_ix[n], 3)
+                for a, k, n, sd in scopes]
+        arr = np.array(rows, dtype=np.int64)
+        codes = self._codes(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
+        pos = np.searchsorted(self.sorted_codes, codes)
+        pos = np.minimum(pos, len(self.sorted_codes) - 1)
+        hit = self.sorted_codes[pos] == codes
+        self.alive[self.order[pos[hit]]] = False
 
 
 def numpy_scan(clearing, marks: dict[str, int] | None = None) -> set[tuple]:
