@@ -698,3 +698,27 @@ def test_close_position_in_hedge_mode():
     a = v.ex.orders.algos[aid]
     assert a.status == "FINISHED" and v.order(a.actual_order_id).qty == P("0.004")
     assert v.pos(1, "LONG") == P("0.002")
+
+
+def test_close_orders_follow_a_position_changed_outside_the_book():
+    """A hedge close order larger than the position (after ADL or a direct trade) is capped before
+    it can fill; the direct ``trade`` command shrinks it at once."""
+    v = Venue()
+    v.ok("set_position_mode", account_id=1, dual_side=True)
+    v.limit(3, "SELL", "0.006", "60000")
+    v.market(1, "BUY", "0.006", position_side="LONG")
+    close = v.limit(1, "SELL", "0.006", "61000", position_side="LONG").reply["orderId"]
+    # a position change the order layer is not told about (as ADL would do)
+    ch = v.ex.clearing
+    ch.apply_fill(1, SYM, "SELL", P("0.004"), P("60000"), False, "LONG", v.t, fee=False)
+    ch.apply_fill(2, SYM, "BUY", P("0.004"), P("60000"), False, None, v.t, fee=False)
+    r = v.market(2, "BUY", "0.006")          # the close order is capped at 0.002 before matching
+    assert v.order(close).qty == P("0.002") and v.order(close).status == "FILLED"
+    assert v.pos(1, "LONG") == 0
+    assert updates(r.events, order_id=close, execution_type="AMENDMENT")
+    # the direct trade command: the order layer follows at once
+    v.limit(3, "SELL", "0.004", "60000")
+    v.market(1, "BUY", "0.004", position_side="LONG")
+    close = v.limit(1, "SELL", "0.004", "61000", position_side="LONG").reply["orderId"]
+    v.ok("trade", buyer=2, seller=1, symbol=SYM, qty=P("0.004"), price=P("60000"), seller_position_side="LONG")
+    assert v.order(close).status == "EXPIRED"

@@ -26,7 +26,8 @@ section 11, binance-api.md sections 3.4 and 4.4):
   already resting on that side. In hedge mode a closing order (SELL LONG, BUY SHORT) larger
   than what is left is refused with -2022. When a position shrinks, resting reduce-only and
   closing orders shrink with it, newest first (the oldest keep their quantity), and expire
-  at zero.
+  at zero; before every match they are re-capped, in case a position changed outside the book
+  (ADL, insurance takeover), so none fills beyond the position it closes.
 * The pre-trade check is ``ClearingHouse.check_order_cost``: cost to open (IM at the order
   price + open loss against the mark) of the opening part within the available balance
   (-2019) and the position + order within the bracket cap at the leverage (-2027). A MARKET
@@ -674,12 +675,13 @@ class OrderManager:
         self.orders[oid] = o
         self.client_ids[(account_id, cid)] = oid
         events: list = [self._update(o, X_NEW, now)]
+        touched = {account_id}
+        events += self._sweep_reduce_only(symbol, now, touched)
         md = self.market_data(symbol)
         agg0 = md.agg_id
         last0 = md.last_price
         bev = book.place(oid, account_id, bside, qty, None if market else price, B.TIFS[tif], B.STPS[stp],
                          closing, bound)
-        touched = {account_id}
         self._process(symbol, bev, o, now, events, touched)
         md.end_taker()
         self._after_match(symbol, touched, now, events, agg0)
@@ -782,6 +784,19 @@ class OrderManager:
         diff = self.book(symbol).drain_depth()
         if diff is not None:
             events.append(DepthUpdate(symbol, diff.U, diff.u, diff.pu, diff.bids, diff.asks, now))
+
+    def _sweep_reduce_only(self, symbol: str, now: int, touched: set) -> list:
+        """Before matching: cap every account's resting reduce-only/closing orders at its position,
+        in case a position changed outside the book (ADL, insurance takeover, a direct trade), so
+        that no such order can fill beyond the position it closes. Accounts changed go in
+        ``touched`` (their reserve is refreshed after the match)."""
+        events: list = []
+        for key in [k for k in self._n_closing if k[0] == symbol]:
+            evs = self._enforce_reduce_only(key[1], symbol, now)
+            if evs:
+                touched.add(key[1])
+                events += evs
+        return events
 
     def _enforce_reduce_only(self, account_id: int, symbol: str, now: int) -> list:
         """Cap resting reduce-only/closing orders at the position, oldest first; expire at zero."""
@@ -946,10 +961,11 @@ class OrderManager:
                   position_side, "NONE", now)
         self.orders[oid] = o
         events: list = [self._update(o, X_NEW, now)]
+        touched = {account_id}
+        events += self._sweep_reduce_only(symbol, now, touched)
         md = self.market_data(symbol)
         agg0, last0 = md.agg_id, md.last_price
         bev = book.place(oid, account_id, _SIDE_INT[side], qty, limit, B.IOC, B.STP_NONE, True, None)
-        touched = {account_id}
         self._process(symbol, bev, o, now, events, touched)
         md.end_taker()
         self._after_match(symbol, touched, now, events, agg0)
@@ -1035,10 +1051,10 @@ class OrderManager:
         book = self.book(symbol)
         md = self.market_data(symbol)
         agg0, last0 = md.agg_id, md.last_price
+        touched = {account_id}
+        events: list = self._sweep_reduce_only(symbol, now, touched)
         self._unreserve(o)          # re-counted when it rests again
         bev = book.modify(o.order_id, price, qty)
-        events: list = []
-        touched = {account_id}
         if bev and bev[0].__class__ is B.OrderModified:
             o.qty, o.price, o.update_time = qty, price, now
             events.append(self._update(o, X_AMENDMENT, now))
