@@ -346,6 +346,12 @@ def run(quick: bool = False) -> dict:
     mixed = measure("mixed", mixed_cmds)
     base_gc = measure("base", base_cmds, gc_on=True)
     mixed_gc = measure("mixed", mixed_cmds, gc_on=True)
+    from benchmarks.matching_checked import run_full_check  # the same workload through Exchange.apply
+
+    checked = run_full_check(quick)
+    print(f"  with the full pre-trade margin check: {checked['ours_checked_orders_per_s']:,.0f} orders/s, "
+          f"{checked['ratio_vs_lightmatchingengine_checked']:.2f}x lightmatchingengine, "
+          f"{checked['ratio_vs_cython_orderbook_checked']:.2f}x cython-orderbook", flush=True)
     return {
         "benchmark": "matching",
         "quick": quick,
@@ -360,7 +366,12 @@ def run(quick: bool = False) -> dict:
         "mixed_traded_qty": mixed["traded_qty"],
         "gc_on_ratio_vs_lightmatchingengine": base_gc["ratio_vs_lightmatchingengine"],
         "gc_on_ratio_vs_cython_orderbook": base_gc["ratio_vs_cython_orderbook"],
-        "runs": [base, mixed, base_gc, mixed_gc],
+        "batched_depth_ratio_vs_lightmatchingengine": base["batched_ratio_vs_lightmatchingengine"],
+        "batched_depth_ratio_vs_cython_orderbook": base["batched_ratio_vs_cython_orderbook"],
+        "checked_orders_per_s": checked["ours_checked_orders_per_s"],
+        "ratio_vs_lightmatchingengine_checked": checked["ratio_vs_lightmatchingengine_checked"],
+        "ratio_vs_cython_orderbook_checked": checked["ratio_vs_cython_orderbook_checked"],
+        "runs": [base, mixed, base_gc, mixed_gc] + checked["runs"],
     }
 
 

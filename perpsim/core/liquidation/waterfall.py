@@ -299,8 +299,9 @@ class Liquidator:
         for (symbol, _side), pos in sorted(acct.positions.items()):
             if pos.wallet is not None and not pos.qty and pos.wallet.balance < 0:
                 events += self.negative_balance_protection(account_id, pos.wallet, symbol)
-        for key, w in sorted(ch.ledger.wallets.items(), key=lambda kv: repr(kv[0])):
-            if key[:2] == (FUTURES, account_id) and w.balance < 0 and w.asset not in cross_assets:
+        for asset in sorted({ins.margin_asset for ins in ch.instruments.values()} - cross_assets):
+            w = ch.ledger.wallets.get((FUTURES, account_id, asset))
+            if w is not None and w.balance < 0:
                 events += self.negative_balance_protection(account_id, w, "")
         return events
 
