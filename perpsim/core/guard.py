@@ -32,7 +32,7 @@ from .events import (BalanceChanged, InsuranceFundChanged, LiquidationRecord, Ma
                      MarkPriceUpdate, PositionChanged, TradeSettled)
 from .fixed import SCALE, fmt, fmt_plain, mul, round_div
 from .ledger import FUTURES
-from .margin import price_move_to_liquidation
+from .margin import margin_ratio, notional, price_move_to_liquidation, unrealized_pnl
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -460,8 +460,17 @@ class Guard:
         distances = (st.alert_distances if st is not None and st.alert_distances is not None
                      else self.setting("guard_alert_liq_distances"))
         live: dict[tuple, dict] = {}
-        for asset in sorted({ch.instruments[p.symbol].margin_asset for p in acct.open_positions()
-                             if p.wallet is None}):
+        if not ratios and not distances:
+            positions = []
+        else:
+            positions = sorted(acct.open_positions(), key=lambda p: (p.symbol, p.side))
+        far = max(distances) if distances else 0
+        # A cheap bound first: at the liquidation price margin balance meets maintenance, and
+        # MB - MM = (mark - LP) x (q -/+ |q| x MMR) for the scope's legs of a symbol, so the move to
+        # liquidation is at least (MB - MM) / (1.5 x notional). Only scopes that may be within the
+        # largest alert distance get the exact (costlier) liquidation-price solve.
+        cross_far: dict[str, bool] = {}
+        for asset in sorted({ch.instruments[p.symbol].margin_asset for p in positions if p.wallet is None}):
             f = ch.cross_figures(account_id, asset)
             if f.maint_margin:
                 for lv in ratios:
@@ -469,14 +478,27 @@ class Guard:
                         live[("MR", "CROSSED", asset, "", lv)] = {
                             "marginType": "CROSSED", "asset": asset, "level": lv,
                             "marginRatio": f.margin_ratio if f.margin_ratio is not None else -1}
-        for p in sorted(acct.open_positions(), key=lambda p: (p.symbol, p.side)):
+            total = sum(notional(p.qty, ch.marks.get(p.symbol) or p.entry_price) for p in positions
+                        if p.wallet is None and ch.instruments[p.symbol].margin_asset == asset)
+            cross_far[asset] = (f.margin_balance - f.maint_margin) * 100 * SCALE > far * total * 3 // 2
+        for p in positions:
+            mark = ch.marks.get(p.symbol) or p.entry_price
+            if p.wallet is not None:
+                n = notional(p.qty, mark)
+                mm = ch.table(p.symbol).maint_margin(n)
+                mb = p.wallet.balance + unrealized_pnl(p.qty, p.cost, mark)
+                mr = margin_ratio(mm, mb)
+                if mm:
+                    for lv in ratios:
+                        if mr is None or mr >= lv:
+                            live[("MR", "ISOLATED", p.symbol, p.side, lv)] = {
+                                "marginType": "ISOLATED", "symbol": p.symbol, "positionSide": p.side, "level": lv,
+                                "marginRatio": mr if mr is not None else -1}
+                if not distances or (mb - mm) * 100 * SCALE > far * n * 3 // 2:
+                    continue
+            elif not distances or cross_far.get(ch.instruments[p.symbol].margin_asset, True):
+                continue
             fig = ch.position_figures(p)
-            if p.wallet is not None and fig.maint_margin:
-                for lv in ratios:
-                    if fig.margin_ratio is None or fig.margin_ratio >= lv:
-                        live[("MR", "ISOLATED", p.symbol, p.side, lv)] = {
-                            "marginType": "ISOLATED", "symbol": p.symbol, "positionSide": p.side, "level": lv,
-                            "marginRatio": fig.margin_ratio if fig.margin_ratio is not None else -1}
             move = price_move_to_liquidation(p.qty, fig.mark_price, fig.liquidation_price)
             if move is not None:
                 for lv in distances:
