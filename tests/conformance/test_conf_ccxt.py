@@ -1,0 +1,193 @@
+"""ccxt (sync) for REST and ccxt.pro for streams: one bot session, unmodified but for the URLs (binance-api.md 1.1).
+
+The functions run in order and share the session (module-scoped): markets, account settings,
+a resting order, a fill and its position, then a liquidation seen on the user stream
+(watch_orders, watch_my_liquidations) and through fetch_my_liquidations (GET /fapi/v1/forceOrders).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import ccxt
+import ccxt.pro
+import pytest
+
+from confkit import (CRASH_PRICE, FILL_QTY, LEVERAGE, REST_PRICE, REST_QTY, D, Inbox, LoopThread, Venue)
+
+SYM = "BTC/USDT:USDT"
+
+
+def localize(ex, base: str, ws: str):
+    """binance-api.md 1.1: every https REST section to the local host; linear error table."""
+    for k, v in list(ex.urls["api"].items()):
+        if isinstance(v, str) and v.startswith("https://"):
+            ex.urls["api"][k] = base + "/" + v.split("/", 3)[3]
+    if isinstance(ex.urls["api"].get("ws"), dict):
+        ex.urls["api"]["ws"]["linear"] = ws + "/ws"
+    ex.exceptions["exact"].update(ex.exceptions["linear"]["exact"])
+    return ex
+
+
+class Session:
+    def __init__(self, tmp: str):
+        self.venue = Venue(tmp)
+        self.venue.seed_book()
+        opts = {"fetchCurrencies": False, "adjustForTimeDifference": True}
+        self.ex = localize(ccxt.binanceusdm({"apiKey": self.venue.key, "secret": self.venue.secret,
+                                             "options": dict(opts)}), self.venue.base, self.venue.ws)
+        self.loop = LoopThread()
+        self.pro = None
+        self.orders, self.liqs, self.balances, self.books = Inbox(), Inbox(), Inbox(), Inbox()
+        self.ids: dict = {}
+
+    def start_watchers(self) -> None:
+        async def make():
+            return localize(ccxt.pro.binanceusdm({"apiKey": self.venue.key, "secret": self.venue.secret,
+                                                  "options": {"fetchCurrencies": False}}),
+                            self.venue.base, self.venue.ws)
+        self.pro = self.loop.run(make())
+        self.loop.run(self.pro.load_markets())
+
+        async def watch(method, inbox, *args):
+            while True:
+                try:
+                    for item in await method(*args):
+                        inbox.add(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # recorded; the assertions report them
+                    inbox.errors.append(repr(e))
+                    await asyncio.sleep(0.2)
+        self.loop.spawn(watch(self.pro.watch_orders, self.orders, SYM))
+        self.loop.spawn(watch(self.pro.watch_my_liquidations, self.liqs, SYM))
+
+        async def balances():
+            while True:
+                try:
+                    self.balances.add(await self.pro.watch_balance())
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self.balances.errors.append(repr(e))
+                    await asyncio.sleep(0.2)
+        self.loop.spawn(balances())
+
+        async def books():
+            while True:
+                try:
+                    ob = await self.pro.watch_order_book(SYM)
+                    self.books.add({"bids": [list(x) for x in ob["bids"][:5]], "asks": [list(x) for x in ob["asks"][:5]],
+                                    "nonce": ob["nonce"]})
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self.books.errors.append(repr(e))
+                    await asyncio.sleep(0.2)
+        self.loop.spawn(books())
+        self.venue.wait_streams(user=1, market=("btcusdt@depth@100ms",))
+
+    def close(self) -> None:
+        if self.pro is not None:
+            try:
+                self.loop.run(self.pro.close(), timeout=10)
+            except Exception:
+                pass
+        self.loop.stop()
+        self.venue.stop()
+
+
+@pytest.fixture(scope="module")
+def s(tmp_path_factory):
+    sess = Session(tmp_path_factory.mktemp("ccxt"))
+    yield sess
+    sess.close()
+
+
+def test_01_markets_and_market_data(s):
+    markets = s.ex.load_markets()
+    m = markets[SYM]
+    assert m["id"] == "BTCUSDT" and m["swap"] and m["linear"] and m["settle"] == "USDT" and m["active"]
+    assert D(m["precision"]["amount"]) == D("0.001") and D(m["precision"]["price"]) == D("0.1")
+    assert D(m["limits"]["cost"]["min"]) == D("100") and D(m["limits"]["amount"]["min"]) == D("0.001")
+    assert abs(s.ex.fetch_time() - time.time() * 1000) < 5000
+    book = s.ex.fetch_order_book(SYM)
+    assert book["asks"][0][0] == 60000.0 and book["asks"][0][1] == 0.05 and isinstance(book["nonce"], int)
+    fr = s.ex.fetch_funding_rate(SYM)
+    assert fr["markPrice"] == 60000.0 and fr["fundingTimestamp"] > time.time() * 1000
+    tiers = s.ex.fetch_leverage_tiers([SYM])[SYM]
+    assert tiers[0]["minNotional"] == 0 and tiers[0]["maxLeverage"] >= tiers[-1]["maxLeverage"]
+
+
+def test_02_account_settings(s):
+    bal = s.ex.fetch_balance()
+    assert bal["USDT"]["total"] == 10000.0 and bal["USDT"]["free"] == 10000.0
+    assert s.ex.set_leverage(LEVERAGE, SYM)["leverage"] == LEVERAGE
+    s.ex.set_margin_mode("isolated", SYM)
+    with pytest.raises(ccxt.MarginModeAlreadySet):
+        s.ex.set_margin_mode("isolated", SYM)
+    assert s.ex.fetch_position_mode(SYM)["hedged"] is False
+    with pytest.raises(ccxt.AuthenticationError):   # -1022 through ccxt's table
+        bad = localize(ccxt.binanceusdm({"apiKey": s.venue.key, "secret": "0" * 64,
+                                         "options": {"fetchCurrencies": False}}), s.venue.base, s.venue.ws)
+        bad.markets, bad.markets_by_id = s.ex.markets, s.ex.markets_by_id
+        bad.fetch_balance()
+
+
+def test_03_resting_order_and_cancel(s):
+    s.start_watchers()
+    o = s.ex.create_order(SYM, "limit", "buy", float(REST_QTY), float(REST_PRICE))
+    assert o["status"] == "open" and o["price"] == float(REST_PRICE) and o["amount"] == float(REST_QTY)
+    assert o["clientOrderId"].startswith("x-cvBPrNm9")
+    s.ids["rest"] = o["id"]
+    assert s.ex.fetch_order(o["id"], SYM)["status"] == "open"
+    assert o["id"] in [x["id"] for x in s.ex.fetch_open_orders(SYM)]
+    c = s.ex.cancel_order(o["id"], SYM)
+    assert c["status"] == "canceled"
+    with pytest.raises(ccxt.OrderNotFound):          # -2011
+        s.ex.cancel_order(o["id"], SYM)
+    with pytest.raises(ccxt.InvalidOrder):           # -4164 below MIN_NOTIONAL (linear table)
+        s.ex.create_order(SYM, "limit", "buy", 0.001, float(REST_PRICE))
+    assert s.ex.fetch_open_orders(SYM) == []
+    got = s.orders.wait(lambda o: o["id"] == s.ids["rest"] and o["status"] == "canceled", 10,
+                        "watch_orders canceled order")
+    assert got["price"] == float(REST_PRICE)
+    # watch_order_book (REST snapshot + @depth@100ms diffs, U/u/pu checked by ccxt): the bid came and went
+    s.books.wait(lambda b: [float(REST_PRICE), float(REST_QTY)] in b["bids"], 10, "the resting bid in watch_order_book")
+    last = s.books.wait(lambda b: b["asks"][:1] == [[60000.0, 0.05]] and b["bids"] == [] and b is s.books.items[-1],
+                        10, "the book back to the maker's ask")
+    assert isinstance(last["nonce"], int)
+    assert not any("Checksum" in e or "InvalidNonce" in e for e in s.books.errors), s.books.errors
+
+
+def test_04_fill_position_trades(s):
+    o = s.ex.create_order(SYM, "market", "buy", float(FILL_QTY))
+    assert o["status"] == "closed" and o["filled"] == float(FILL_QTY) and o["average"] == 60000.0
+    s.ids["fill"] = o["id"]
+    pos = s.ex.fetch_positions([SYM])
+    assert len(pos) == 1
+    p = pos[0]
+    assert p["side"] == "long" and p["contracts"] == float(FILL_QTY) and p["entryPrice"] == 60000.0
+    assert p["marginMode"] == "isolated" and 57000 < p["liquidationPrice"] < 58000
+    trades = s.ex.fetch_my_trades(SYM)
+    mine = [t for t in trades if t["order"] == o["id"]]
+    assert len(mine) == 1 and mine[0]["price"] == 60000.0 and mine[0]["amount"] == float(FILL_QTY)
+    assert mine[0]["takerOrMaker"] == "taker" and mine[0]["fee"]["currency"] == "USDT" and mine[0]["fee"]["cost"] > 0
+    s.orders.wait(lambda x: x["id"] == o["id"] and x["status"] == "closed", 10, "watch_orders filled market order")
+    ledger = s.ex.fetch_ledger("USDT")
+    assert any(e["type"] == "fee" or e["info"].get("incomeType") == "COMMISSION" for e in ledger)
+
+
+def test_05_liquidation(s):
+    assert s.venue.bot_position_amt() == D(FILL_QTY), "no long to liquidate (the fill step failed)"
+    s.venue.crash()
+    liq = s.liqs.wait(lambda x: x["symbol"] == SYM, 15, "watch_my_liquidations")
+    assert liq["contracts"] == float(FILL_QTY) and float(CRASH_PRICE) <= liq["price"] < 60000
+    closed = s.orders.wait(lambda x: x["type"] == "liquidation" and x["status"] == "closed", 10,
+                           "watch_orders liquidation order")
+    assert closed["filled"] == float(FILL_QTY) and closed["side"] == "sell"
+    s.balances.wait(lambda b: b["USDT"]["total"] is not None and b["USDT"]["total"] < 10000, 10, "watch_balance")
+    rows = s.ex.fetch_my_liquidations(SYM)
+    assert len(rows) == 1 and rows[0]["contracts"] == float(FILL_QTY) and rows[0]["side"] == "sell"
+    assert s.ex.fetch_positions([SYM]) == []
+    assert s.venue.ledger_balanced()
