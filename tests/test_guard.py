@@ -144,6 +144,18 @@ def test_short_term_loss_rate_requires_the_risk_test(ex):
     assert ex.guard.accounts[1].pause_until == 0                # below the 80% shrinkage
 
 
+def test_the_loss_window_slides(ex):
+    r = liquidate_isolated(ex, qty="0.6")                      # 3,600 of 10,000: 36%
+    assert not of(r.events, RestrictionChanged)
+    run(ex, "advance_clock", ms=2 * DAY)
+    r = liquidate_isolated(ex, qty="0.3")                      # 1,800 of ~6,380 (28%); 54% over both days
+    assert not of(r.events, RestrictionChanged)
+    r = liquidate_isolated(ex, qty="0.3")                      # 3,600 of ~6,380 within 24 h: 56%
+    rc, = of(r.events, RestrictionChanged)
+    assert rc.restriction == "RISK_TEST" and "loss rate 56." in rc.reason
+    assert run(ex, "account_status", account_id=1).reply["liquidations"] == {"total": 3, "streak": 2}
+
+
 def test_massive_shrinkage_pauses_futures_reduce_only_allowed_nothing_else_touched(ex):
     run(ex, "deposit", account_id=1, asset="USDT", amount=P("500"), wallet="SPOT")
     run(ex, "transfer", account_id=1, type="MAIN_FUNDING", asset="USDT", amount=P("200"))

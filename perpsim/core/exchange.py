@@ -82,9 +82,10 @@ class Exchange:
         self.commands += 1
         timed = self.advance_to(cmd.ts)
         if handler is None:
-            return Result(timed, None, VenueError(-1020, "This operation is not supported."))
+            return Result(timed + self.guard.observe(timed, self.now), None,
+                          VenueError(-1020, "This operation is not supported."))
         if not isinstance(cmd.args, dict):
-            return Result(timed, None, E.bad_param("args"))
+            return Result(timed + self.guard.observe(timed, self.now), None, E.bad_param("args"))
         try:
             reply, events = handler(self, **cmd.args)
         except VenueError as e:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from bisect import bisect_left
 from typing import Any, NamedTuple
 
 from .errors import VenueError
@@ -228,7 +229,8 @@ class AccountGuard:
     def __init__(self) -> None:
         self.liquidations: list = []          # LiquidationRecord history
         self.streak: list[int] = []           # times of the current run of liquidations
-        self.income: list[tuple[int, int]] = []   # (time, trading income) since the last reset
+        self.income: list[tuple[int, int]] = []   # (minute, running total of trading income), longest window
+        self.income_base = 0                  # the running total before the first kept minute
         self.loss_reset = 0                   # losses before this time no longer count for the risk test
         self.shrink_reset = 0                 # ... nor for the pause
         self.triggers: list[int] = []         # times the risk controls fired
@@ -258,7 +260,7 @@ class AccountGuard:
         self.appeals: dict = {}               # (symbol, liquidation time) -> decision dict
 
     def canon(self) -> tuple:
-        return (tuple(self.liquidations), tuple(self.streak), tuple(self.income), self.loss_reset,
+        return (tuple(self.liquidations), tuple(self.streak), tuple(self.income), self.income_base, self.loss_reset,
                 self.shrink_reset, tuple(self.triggers), self.risk_test, self.risk_test_since,
                 repr(sorted(self.quiz.items())) if self.quiz else "", self.risk_tests_passed,
                 self.risk_tests_failed, self.pause_until, self.pause_reason, self.temp_ban_until,
@@ -314,18 +316,26 @@ class Guard:
     def futures_wallet(self, account_id: int) -> int:
         """Cross wallets plus isolated wallets, over every margin asset (USD-M: all USD stablecoins)."""
         ch = self.ex.clearing
-        total = sum(w.balance for k, w in ch.ledger.wallets.items() if k[:2] == (FUTURES, account_id))
+        assets = self.__dict__.get("_assets")
+        if assets is None:
+            assets = self._assets = tuple(sorted({ins.margin_asset for ins in ch.instruments.values()}))
+        total = 0
+        for a in assets:
+            total += ch.balance(account_id, FUTURES, a)
         acct = ch.accounts.get(account_id)
         if acct is not None:
             total += sum(p.wallet.balance for p in acct.positions.values() if p.wallet is not None)
         return total
 
-    def _rate(self, st: AccountGuard, account_id: int, since: int) -> int:
+    def _rate(self, st: AccountGuard, account_id: int, since: int, wallet: int | None = None) -> int:
         """Futures loss rate since ``since``: -income / (wallet now - income), a fraction of 1 [I]."""
-        income = sum(v for t, v in st.income if t >= since)
+        if not st.income:
+            return 0
+        i = bisect_left(st.income, (since, -10**30))
+        income = st.income[-1][1] - (st.income[i - 1][1] if i else st.income_base)
         if income >= 0:
             return 0
-        base = self.futures_wallet(account_id) - income
+        base = (self.futures_wallet(account_id) if wallet is None else wallet) - income
         return SCALE if base <= 0 else min(SCALE, round_div(-income * SCALE, base))
 
     # ------------------------------------------------------------------ observe
@@ -377,10 +387,19 @@ class Guard:
 
     def _on_income(self, account_id: int, t: int, delta: int) -> None:
         st = self.get(account_id)
-        st.income.append((t, delta))
+        # one-minute buckets of running totals: small state, O(log n) window sums; a bucket never
+        # straddles a reset
+        bucket = max(t // 60_000 * 60_000, st.loss_reset, st.shrink_reset)
+        total = (st.income[-1][1] if st.income else st.income_base) + delta
+        if st.income and st.income[-1][0] == bucket:
+            st.income[-1] = (bucket, total)
+        else:
+            st.income.append((bucket, total))
         horizon = t - max(self.setting("guard_loss_window_ms"), self.setting("guard_shrink_window_ms"))
-        if st.income and st.income[0][0] < horizon:
-            st.income = [x for x in st.income if x[0] >= horizon]
+        if st.income[0][0] < horizon:
+            i = bisect_left(st.income, (horizon, -10**30))
+            st.income_base = st.income[i - 1][1]
+            del st.income[:i]
         day = t // DAY
         if day != st.day:
             st.day, st.day_income = day, 0
@@ -413,6 +432,7 @@ class Guard:
             return []
         out: list = []
         fired = False
+        wallet = self.futures_wallet(account_id)
         if not st.risk_test:
             why = ""
             n = self.setting("guard_liq_streak")
@@ -422,7 +442,7 @@ class Guard:
                 why = f"{len(recent)} liquidations within {window // HOUR} h"
             else:
                 since = max(st.loss_reset, now - self.setting("guard_loss_window_ms"))
-                rate = self._rate(st, account_id, since)
+                rate = self._rate(st, account_id, since, wallet)
                 if rate >= self.setting("guard_loss_rate"):
                     why = f"futures loss rate {pct(rate)} within {self.setting('guard_loss_window_ms') // HOUR} h"
             if why:
@@ -431,7 +451,7 @@ class Guard:
                 fired = True
         if st.pause_until <= now:
             since = max(st.shrink_reset, now - self.setting("guard_shrink_window_ms"))
-            rate = self._rate(st, account_id, since)
+            rate = self._rate(st, account_id, since, wallet)
             if rate >= self.setting("guard_shrink_rate"):
                 st.pause_until = now + self.setting("guard_pause_ms")
                 st.pause_reason = f"futures wallet shrank by {pct(rate)}"
