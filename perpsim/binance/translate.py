@@ -163,3 +163,4 @@ def account_updates(service, cmd: Command, result: Result) -> list[tuple[int, ob
                                      "a": {"m": reason, "B": balances, "P": positions}}))
         return out
     return service.read(build)
+from . import translate_orders  # noqa: E402,F401  (orders, algo orders, liquidations on the user stream)

@@ -7,6 +7,7 @@ from perpsim.core.ledger import EARN, FUNDING, FUTURES, SPOT
 from .. import shapes
 from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint
 from .common import instrument, run
+from .trade import adl_of
 
 
 def _assets(ex, account_id: int) -> list[str]:
@@ -35,7 +36,7 @@ def _position_row(ex, pos, v3: bool) -> dict:
     if v3:
         row.update({"initialMargin": shapes.money(f.initial_margin + order_im), "maintMargin": shapes.money(f.maint_margin),
                     "positionInitialMargin": shapes.money(f.initial_margin),
-                    "openOrderInitialMargin": shapes.money(order_im), "adl": 0,
+                    "openOrderInitialMargin": shapes.money(order_im), "adl": adl_of(ex, pos),
                     "bidNotional": "0", "askNotional": "0"})
     else:
         row.update({"leverage": str(f.leverage), "marginType": "isolated" if pos.isolated else "cross",

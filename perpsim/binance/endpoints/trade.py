@@ -1,0 +1,717 @@
+"""Trade endpoints (binance-api.md 3.3, 3.4): orders, batch orders, algo orders, trades, income,
+forced orders, ADL quantiles, isolated-margin history.
+
+Handlers read parameters, submit one order command per order (perpsim/core/order_commands.py)
+or read the state and the history tables, and shape Binance's JSON (translate_orders.py). The
+core decides everything: filters, margin, matching, codes. Another account's order is simply
+not found (-2013 on queries, -2011 on cancels).
+"""
+from __future__ import annotations
+
+import ast
+import json
+from urllib.parse import unquote_plus, urlencode
+
+from perpsim.core.errors import VenueError
+from perpsim.core.fixed import fmt_plain, mul
+from perpsim.core.liquidation.adl import adl_quantiles
+from perpsim.core.triggers import ALGO_TYPES
+
+from .. import shapes
+from ..params import Params, invalid, mandatory
+from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, Param, endpoint
+from ..translate_orders import (ADL_CLIENT_ID, algo_json, avg, liquidation_order_id, liquidation_price, order_json,
+                                quote)
+from .common import instrument, run
+
+DAY_MS = 24 * 3600 * 1000
+WEEK_MS = 7 * DAY_MS
+MAX_BATCH = 5
+MAX_CANCEL_LIST = 10
+LEGACY_SETTING = "legacy_conditional_orders"
+
+_SIDES = ("BUY", "SELL")
+_POSITION_SIDES = ("BOTH", "LONG", "SHORT")
+_RESP_TYPES = ("ACK", "RESULT")
+
+ORDER_PARAMS = (
+    SYMBOL, Param("side", required=True, enum=_SIDES),
+    Param("type", required=True, enum=("LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
+                                        "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")),
+    Param("positionSide", enum=_POSITION_SIDES), Param("timeInForce", enum=("GTC", "IOC", "FOK", "GTX", "GTD")),
+    Param("quantity", "number"), Param("price", "number"), Param("reduceOnly", enum=("true", "false")),
+    Param("newClientOrderId", description="^[.A-Z:/a-z0-9_-]{1,36}$"),
+    Param("newOrderRespType", enum=_RESP_TYPES), Param("selfTradePreventionMode",
+                                                       enum=("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")),
+    Param("priceMatch"), Param("goodTillDate", "integer"),
+    Param("stopPrice", "number", description="conditional types, with the legacy_conditional_orders setting only"),
+    Param("closePosition", enum=("true", "false")), Param("workingType", enum=("MARK_PRICE", "CONTRACT_PRICE")),
+    Param("activationPrice", "number"), Param("callbackRate", "number"), Param("priceProtect", enum=("true", "false")),
+)
+ORDER_REF = (SYMBOL, Param("orderId", "integer"), Param("origClientOrderId"))
+TIME_RANGE = (Param("startTime", "integer"), Param("endTime", "integer"), Param("limit", "integer"))
+
+
+# ---------------------------------------------------------------------- helpers
+def _item_params(item: dict) -> Params:
+    """One batch item (a JSON object) as request parameters, so it is read like a request."""
+    flat = {}
+    for k, v in item.items():
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (dict, list)):
+            raise invalid("batchOrders", f"Bad value for '{k}'.")
+        flat[str(k)] = str(v)
+    return Params(urlencode(flat).encode(), b"")
+
+
+def parse_json_list(raw: str | None, name: str, max_items: int) -> list:
+    """A JSON list as any client sends it: raw JSON (ccxt), percent-encoded JSON (connector,
+    python-binance, once or twice encoded), or a Python repr (single quotes, True/False)."""
+    if raw is None:
+        raise mandatory(name)
+    text = raw.strip()
+    for _ in range(2):
+        if text[:1] == "%":
+            text = unquote_plus(text).strip()
+    items = None
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+            raise invalid(name, "Malformed JSON.") from None
+    if isinstance(items, tuple):
+        items = list(items)
+    if not isinstance(items, list) or not items:
+        raise invalid(name, "A JSON list.")
+    if len(items) > max_items:
+        if name == "batchOrders":
+            raise VenueError(-4082, f"Invalid number of batch place orders: {len(items)}")
+        raise invalid(name, f"At most {max_items} items.")
+    return items
+
+
+def _truthy(v) -> bool:
+    return v is True or (isinstance(v, (int, str)) and str(v).lower() in ("1", "true", "yes", "on"))
+
+
+def _legacy(ctx) -> bool:
+    value = ctx.service.read(lambda ex: ex.settings.get(LEGACY_SETTING))
+    if value is None:
+        value = ctx.service.settings.extra.get(LEGACY_SETTING)
+    return _truthy(value)
+
+
+def _order_args(p: Params, account_id: int) -> dict:
+    """place_order arguments from request parameters (types only; the core validates values)."""
+    if p.raw("priceMatch") not in (None, "NONE"):
+        raise VenueError(-1020, "This operation is not supported: priceMatch.")
+    if p.raw("goodTillDate") is not None:
+        raise VenueError(-1020, "This operation is not supported: goodTillDate.")
+    return {"account_id": account_id, "symbol": p.symbol(), "side": p.str("side", required=True),
+            "type": p.str("type", required=True), "quantity": p.decimal("quantity"), "price": p.decimal("price"),
+            "time_in_force": p.str("timeInForce"), "reduce_only": bool(p.bool("reduceOnly", default=False)),
+            "position_side": p.str("positionSide"), "client_order_id": p.str("newClientOrderId", max_len=64),
+            "stp_mode": p.str("selfTradePreventionMode")}
+
+
+def _algo_args(p: Params, account_id: int, legacy: bool = False) -> dict:
+    """place_algo_order arguments (POST /fapi/v1/algoOrder; the legacy names on /fapi/v1/order)."""
+    trigger = "stopPrice" if legacy else "triggerPrice"
+    activate = "activationPrice" if legacy or "activationPrice" in p else "activatePrice"
+    args = {"account_id": account_id, "symbol": p.symbol(), "side": p.str("side", required=True),
+            "type": p.str("type", required=True), "quantity": p.decimal("quantity"), "price": p.decimal("price"),
+            "trigger_price": p.decimal(trigger), "time_in_force": p.str("timeInForce"),
+            "working_type": p.str("workingType"), "price_protect": bool(p.bool("priceProtect", default=False)),
+            "reduce_only": bool(p.bool("reduceOnly", default=False)),
+            "close_position": bool(p.bool("closePosition", default=False)),
+            "position_side": p.str("positionSide"), "activate_price": p.decimal(activate),
+            "callback_rate": p.decimal("callbackRate"),
+            "client_algo_id": p.str("newClientOrderId" if legacy else "clientAlgoId", max_len=64),
+            "stp_mode": p.str("selfTradePreventionMode")}
+    return args
+
+
+def _resp_type(p: Params) -> str:
+    return p.enum("newOrderRespType", _RESP_TYPES, default="ACK")
+
+
+def _ins_of(ctx, symbol):
+    return instrument(ctx, symbol)
+
+
+def _view(ctx, order_id: int) -> dict:
+    return ctx.service.read(lambda ex: ex.orders.orders[order_id].view())
+
+
+def _shaped(ctx, view: dict, ack: bool = False) -> dict:
+    return order_json(_ins_of(ctx, view["symbol"]), view, ack)
+
+
+def _legacy_order_reply(ins, v: dict) -> dict:
+    """A conditional order accepted on /fapi/v1/order (legacy setting): the algo order in the
+    order shape, with the algoId as orderId."""
+    status = {"NEW": "NEW", "CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "REJECTED"}.get(
+        v["algoStatus"], "NEW")
+    view = {"orderId": v["algoId"], "symbol": v["symbol"], "status": status, "clientOrderId": v["clientAlgoId"],
+            "price": v["price"] or 0, "avgPrice": 0, "origQty": v["quantity"] or 0, "executedQty": 0, "cumQty": 0,
+            "cumQuote": 0, "timeInForce": v["timeInForce"], "type": v["orderType"], "reduceOnly": v["reduceOnly"],
+            "closePosition": v["closePosition"], "side": v["side"], "positionSide": v["positionSide"],
+            "stopPrice": v["triggerPrice"] or 0, "workingType": v["workingType"], "priceProtect": v["priceProtect"],
+            "origType": v["orderType"], "selfTradePreventionMode": v["selfTradePreventionMode"],
+            "time": v["createTime"], "updateTime": v["updateTime"], "activatePrice": v["activatePrice"],
+            "priceRate": v["callbackRate"]}
+    return order_json(ins, view)
+
+
+def _order_ref(p: Params) -> tuple[int | None, str | None]:
+    oid = p.int("orderId", lo=0)
+    cid = p.str("origClientOrderId", max_len=64)
+    if oid is None and cid is None:
+        raise VenueError(-1102, "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!")
+    return oid, cid
+
+
+def _window(p: Params, default_limit: int, max_limit: int) -> tuple[int | None, int | None, int]:
+    start = p.int("startTime", lo=0)
+    end = p.int("endTime", lo=0)
+    limit = p.int("limit", default=default_limit, lo=1)
+    if start is not None and end is not None and end < start:
+        raise VenueError(-1130, "Data sent for parameter 'endTime' is not valid. It must not be before startTime.")
+    return start, end, min(limit, max_limit)
+
+
+def _sql(ctx, sql: str, args: tuple) -> list[dict]:
+    """Rows of the venue's history tables (read under the venue lock)."""
+    def q(ex):
+        hist = ctx.service.venue.history
+        if hist is None:
+            return []
+        cur = hist.db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+    return ctx.service.read(q)
+
+
+def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, time_col: str = "time",
+              order: str = "seq, rowid", default_days: int | None = 7) -> list[dict]:
+    """Rows oldest first: from ``start`` when given, else the newest ``limit`` (within the default window)."""
+    where, args = list(where), list(args)
+    if start is None and end is None and default_days:
+        where.append(f'"{time_col}" >= ?')
+        args.append(ctx.service.now() - default_days * DAY_MS)
+    if start is not None:
+        where.append(f'"{time_col}" >= ?')
+        args.append(start)
+    if end is not None:
+        where.append(f'"{time_col}" <= ?')
+        args.append(end)
+    clause = " WHERE " + " AND ".join(where) if where else ""
+    if start is not None:
+        return _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {order} LIMIT ?", (*args, limit))
+    desc = ", ".join(c.strip() + " DESC" for c in order.split(","))
+    rows = _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {desc} LIMIT ?", (*args, limit))
+    return rows[::-1]
+
+
+# ---------------------------------------------------------------------- orders
+@endpoint("POST", "/fapi/v1/order", SIGNED, weight=1, permission="TRADE", params=ORDER_PARAMS)
+async def new_order(ctx):
+    """Place an order (LIMIT, MARKET); conditional types answer -4120 unless the venue's
+    legacy_conditional_orders setting accepts them (they become algo orders)."""
+    p = ctx.params
+    typ = p.str("type", required=True)
+    if typ in ALGO_TYPES and _legacy(ctx):
+        args = _algo_args(p, ctx.account_id, legacy=True)
+        ins = _ins_of(ctx, args["symbol"])
+        r = await run(ctx, "place_algo_order", **args)
+        return _legacy_order_reply(ins, r.reply)
+    args = _order_args(p, ctx.account_id)
+    ack = _resp_type(p) == "ACK"
+    ins = _ins_of(ctx, args["symbol"])
+    r = await run(ctx, "place_order", **args)
+    return order_json(ins, r.reply, ack)
+
+
+@endpoint("GET", "/fapi/v1/order", SIGNED, weight=1, params=ORDER_REF)
+async def query_order(ctx):
+    """An order of this account by orderId or origClientOrderId; -2013 if none."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    oid, cid = _order_ref(p)
+    view = ctx.service.read(lambda ex: ex.orders.find(ctx.account_id, symbol, oid, cid).view())
+    return order_json(ins, view)
+
+
+@endpoint("DELETE", "/fapi/v1/order", SIGNED, weight=1, permission="TRADE", params=ORDER_REF)
+async def cancel_order(ctx):
+    """Cancel an open order; -2011 for an unknown or closed one."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    oid, cid = _order_ref(p)
+    r = await run(ctx, "cancel_order", account_id=ctx.account_id, symbol=symbol, order_id=oid, client_order_id=cid)
+    return order_json(ins, r.reply)
+
+
+@endpoint("PUT", "/fapi/v1/order", SIGNED, weight=1, permission="TRADE",
+          params=ORDER_REF + (Param("side", required=True, enum=_SIDES), Param("quantity", "number", True),
+                              Param("price", "number", True), Param("priceMatch")))
+async def modify_order(ctx):
+    """Modify a resting LIMIT order's price and quantity."""
+    p = ctx.params
+    args = _modify_args(p, ctx.account_id)
+    ins = _ins_of(ctx, args["symbol"])
+    r = await run(ctx, "modify_order", **args)
+    return order_json(ins, r.reply)
+
+
+def _modify_args(p: Params, account_id: int) -> dict:
+    if p.raw("priceMatch") not in (None, "NONE"):
+        raise VenueError(-1020, "This operation is not supported: priceMatch.")
+    symbol = p.symbol()
+    oid, cid = _order_ref(p)
+    return {"account_id": account_id, "symbol": symbol, "side": p.str("side", required=True),
+            "quantity": p.decimal("quantity", required=True), "price": p.decimal("price", required=True),
+            "order_id": oid, "client_order_id": cid}
+
+
+# ---------------------------------------------------------------------- batches
+def _error_dict(e: VenueError) -> dict:
+    return {"code": e.code, "msg": e.msg}
+
+
+@endpoint("POST", "/fapi/v1/batchOrders", SIGNED, weight=5, permission="TRADE",
+          params=(Param("batchOrders", required=True, description="JSON list of at most 5 orders"),))
+async def new_batch_orders(ctx):
+    """Up to 5 orders; each answers its order or its error, in order."""
+    items = parse_json_list(ctx.params.raw("batchOrders"), "batchOrders", MAX_BATCH)
+    slots: list = []
+    valid: list[dict] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise invalid("batchOrders", "Each item must be an object.")
+            ip = _item_params(item)
+            args = _order_args(ip, ctx.account_id)
+            args.pop("account_id")
+            ins = _ins_of(ctx, args["symbol"])
+            slots.append((ins, _resp_type(ip) == "ACK"))
+            valid.append(args)
+        except VenueError as e:
+            slots.append(_error_dict(e))
+    replies = []
+    if valid:
+        r = await run(ctx, "batch_orders", account_id=ctx.account_id, orders=valid)
+        replies = list(r.reply)
+    out, it = [], iter(replies)
+    for slot in slots:
+        if isinstance(slot, dict):
+            out.append(slot)
+            continue
+        reply = next(it)
+        ins, ack = slot
+        out.append(order_json(ins, reply, ack) if "orderId" in reply else {"code": reply["code"], "msg": reply["msg"]})
+    return out
+
+
+@endpoint("PUT", "/fapi/v1/batchOrders", SIGNED, weight=5, permission="TRADE",
+          params=(Param("batchOrders", required=True, description="JSON list of at most 5 modifications"),))
+async def modify_batch_orders(ctx):
+    """Up to 5 modifications, each its own command; each answers its order or its error."""
+    items = parse_json_list(ctx.params.raw("batchOrders"), "batchOrders", MAX_BATCH)
+    out = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise invalid("batchOrders", "Each item must be an object.")
+            args = _modify_args(_item_params(item), ctx.account_id)
+            ins = _ins_of(ctx, args["symbol"])
+            r = await run(ctx, "modify_order", **args)
+            out.append(order_json(ins, r.reply))
+        except VenueError as e:
+            out.append(_error_dict(e))
+    return out
+
+
+@endpoint("DELETE", "/fapi/v1/batchOrders", SIGNED, weight=1, permission="TRADE",
+          params=(SYMBOL, Param("orderIdList", description="JSON list of at most 10 orderIds"),
+                  Param("origClientOrderIdList", description="JSON list of at most 10 client order ids")))
+async def cancel_batch_orders(ctx):
+    """Cancel up to 10 orders by id or client id; each answers its order or its error."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    if "orderIdList" in p:
+        ids = parse_json_list(p.raw("orderIdList"), "orderIdList", MAX_CANCEL_LIST)
+        refs = []
+        for i in ids:
+            if isinstance(i, str) and i.isdigit():
+                i = int(i)
+            if not isinstance(i, int) or isinstance(i, bool):
+                raise invalid("orderIdList")
+            refs.append((i, None))
+    elif "origClientOrderIdList" in p:
+        cids = parse_json_list(p.raw("origClientOrderIdList"), "origClientOrderIdList", MAX_CANCEL_LIST)
+        if not all(isinstance(c, str) and len(c) <= 64 for c in cids):
+            raise invalid("origClientOrderIdList")
+        refs = [(None, c) for c in cids]
+    else:
+        raise VenueError(-1102, "Param 'orderIdList' or 'origClientOrderIdList' must be sent, but both were empty/null!")
+    out = []
+    for oid, cid in refs:
+        try:
+            r = await run(ctx, "cancel_order", account_id=ctx.account_id, symbol=symbol, order_id=oid,
+                          client_order_id=cid)
+            out.append(order_json(ins, r.reply))
+        except VenueError as e:
+            out.append(_error_dict(e))
+    return out
+
+
+# ---------------------------------------------------------------------- order lists
+@endpoint("GET", "/fapi/v1/openOrders", SIGNED, weight=1, params=(SYMBOL_OPT,))
+async def open_orders(ctx):
+    """Open orders of a symbol, or of every symbol."""
+    symbol = ctx.params.symbol(required=False)
+    if symbol is not None:
+        _ins_of(ctx, symbol)
+
+    def build(ex):
+        return [order_json(ex.clearing.instruments[o.symbol], o.view())
+                for o in ex.orders.open_orders(ctx.account_id, symbol)]
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/openOrder", SIGNED, weight=1, params=ORDER_REF)
+async def open_order(ctx):
+    """One open order; -2013 if it is unknown or no longer open."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    oid, cid = _order_ref(p)
+
+    def build(ex):
+        o = ex.orders.find(ctx.account_id, symbol, oid, cid)
+        if not o.is_open:
+            raise VenueError(-2013, "Order does not exist.")
+        return o.view()
+    return order_json(ins, ctx.service.read(build))
+
+
+@endpoint("GET", "/fapi/v1/allOrders", SIGNED, weight=5,
+          params=(SYMBOL, Param("orderId", "integer")) + TIME_RANGE)
+async def all_orders(ctx):
+    """Orders of a symbol, any status: from orderId, or the newest (limit 500, at most 1000)."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    from_id = p.int("orderId", lo=0)
+    start, end, limit = _window(p, 500, 1000)
+
+    def build(ex):
+        mine = [o for o in ex.orders.orders.values()
+                if o.account_id == ctx.account_id and o.symbol == symbol
+                and (from_id is None or o.order_id >= from_id)
+                and (start is None or o.time >= start) and (end is None or o.time <= end)]
+        mine.sort(key=lambda o: o.order_id)
+        mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
+        return [o.view() for o in mine]
+    return [order_json(ins, v) for v in ctx.service.read(build)]
+
+
+@endpoint("DELETE", "/fapi/v1/allOpenOrders", SIGNED, weight=1, permission="TRADE", params=(SYMBOL,))
+async def cancel_all_orders(ctx):
+    """Cancel every open order of a symbol."""
+    symbol = ctx.params.symbol()
+    _ins_of(ctx, symbol)
+    r = await run(ctx, "cancel_all_orders", account_id=ctx.account_id, symbol=symbol)
+    return r.reply
+
+
+# ---------------------------------------------------------------------- algo orders
+ALGO_PARAMS = (
+    Param("algoType", required=True, enum=("CONDITIONAL",)), SYMBOL, Param("side", required=True, enum=_SIDES),
+    Param("type", required=True, enum=tuple(sorted(ALGO_TYPES))), Param("positionSide", enum=_POSITION_SIDES),
+    Param("timeInForce", enum=("GTC", "IOC", "FOK", "GTX")), Param("quantity", "number"), Param("price", "number"),
+    Param("triggerPrice", "number"), Param("workingType", enum=("MARK_PRICE", "CONTRACT_PRICE")),
+    Param("priceProtect", enum=("true", "false")), Param("reduceOnly", enum=("true", "false")),
+    Param("closePosition", enum=("true", "false")), Param("activatePrice", "number"),
+    Param("callbackRate", "number"), Param("clientAlgoId"), Param("newOrderRespType", enum=_RESP_TYPES),
+    Param("selfTradePreventionMode", enum=("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")),
+)
+ALGO_REF = (Param("algoId", "integer"), Param("clientAlgoId"))
+
+
+def _algo_ref(p: Params) -> tuple[int | None, str | None]:
+    aid = p.int("algoId", lo=0)
+    caid = p.str("clientAlgoId", max_len=64)
+    if aid is None and caid is None:
+        raise VenueError(-1102, "Param 'algoId' or 'clientAlgoId' must be sent, but both were empty/null!")
+    return aid, caid
+
+
+def _algo_out(ex, a) -> dict:
+    ins = ex.clearing.instruments[a.symbol]
+    order = ex.orders.orders.get(a.actual_order_id).view() if a.actual_order_id in ex.orders.orders else None
+    return algo_json(ins, a.view(), order)
+
+
+@endpoint("POST", "/fapi/v1/algoOrder", SIGNED, weight=1, permission="TRADE", params=ALGO_PARAMS)
+async def new_algo_order(ctx):
+    """Place a conditional order (STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET, TRAILING_STOP_MARKET)."""
+    p = ctx.params
+    algo_type = p.str("algoType", required=True)
+    if algo_type != "CONDITIONAL":
+        raise invalid("algoType")
+    args = _algo_args(p, ctx.account_id)
+    ins = _ins_of(ctx, args["symbol"])
+    r = await run(ctx, "place_algo_order", **args)
+    return algo_json(ins, r.reply)
+
+
+@endpoint("GET", "/fapi/v1/algoOrder", SIGNED, weight=1, params=ALGO_REF)
+async def query_algo_order(ctx):
+    """A conditional order of this account by algoId or clientAlgoId; -2013 if none."""
+    aid, caid = _algo_ref(ctx.params)
+    return ctx.service.read(lambda ex: _algo_out(ex, ex.orders.find_algo(ctx.account_id, aid, caid)))
+
+
+@endpoint("DELETE", "/fapi/v1/algoOrder", SIGNED, weight=1, permission="TRADE", params=ALGO_REF)
+async def cancel_algo_order(ctx):
+    """Cancel an open conditional order; -2011 for an unknown or finished one."""
+    aid, caid = _algo_ref(ctx.params)
+    r = await run(ctx, "cancel_algo_order", account_id=ctx.account_id, algo_id=aid, client_algo_id=caid)
+    return r.reply
+
+
+@endpoint("GET", "/fapi/v1/openAlgoOrders", SIGNED, weight=1,
+          params=(SYMBOL_OPT, Param("algoType", enum=("CONDITIONAL",)), Param("algoId", "integer")))
+async def open_algo_orders(ctx):
+    """Open conditional orders of a symbol, or of every symbol."""
+    p = ctx.params
+    symbol = p.symbol(required=False)
+    if symbol is not None:
+        _ins_of(ctx, symbol)
+    aid = p.int("algoId", lo=0)
+
+    def build(ex):
+        return [_algo_out(ex, a) for a in ex.orders.open_algo_orders(ctx.account_id, symbol)
+                if aid is None or a.algo_id == aid]
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/allAlgoOrders", SIGNED, weight=5,
+          params=(SYMBOL, Param("algoId", "integer"), Param("page", "integer")) + TIME_RANGE)
+async def all_algo_orders(ctx):
+    """Conditional orders of a symbol, any status: from algoId, or the newest (limit 500, at most 1000)."""
+    p = ctx.params
+    symbol = p.symbol()
+    _ins_of(ctx, symbol)
+    from_id = p.int("algoId", lo=0)
+    start, end, limit = _window(p, 500, 1000)
+
+    def build(ex):
+        mine = [a for a in ex.orders.algos.values()
+                if a.account_id == ctx.account_id and a.symbol == symbol
+                and (from_id is None or a.algo_id >= from_id)
+                and (start is None or a.time >= start) and (end is None or a.time <= end)]
+        mine.sort(key=lambda a: a.algo_id)
+        mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
+        return [_algo_out(ex, a) for a in mine]
+    return ctx.service.read(build)
+
+
+@endpoint("DELETE", "/fapi/v1/algoOpenOrders", SIGNED, weight=1, permission="TRADE", params=(SYMBOL,))
+async def cancel_all_algo_orders(ctx):
+    """Cancel every open conditional order of a symbol."""
+    symbol = ctx.params.symbol()
+    _ins_of(ctx, symbol)
+    r = await run(ctx, "cancel_all_algo_orders", account_id=ctx.account_id, symbol=symbol)
+    return r.reply
+
+
+# ---------------------------------------------------------------------- trades and income
+@endpoint("GET", "/fapi/v1/userTrades", SIGNED, weight=5,
+          params=(SYMBOL, Param("orderId", "integer"), Param("fromId", "integer")) + TIME_RANGE)
+async def user_trades(ctx):
+    """This account's fills of a symbol (the last 7 days unless a range or fromId is given)."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    oid = p.int("orderId", lo=0)
+    from_id = p.int("fromId", lo=0)
+    start, end, limit = _window(p, 500, 1000)
+    if start is not None and end is not None and end - start > WEEK_MS:
+        raise VenueError(-1127, "More than 168 hours between startTime and endTime.")
+    where = ["account_id = ?", "symbol = ?", "execution_type IN ('TRADE', 'CALCULATED')"]
+    args: list = [ctx.account_id, symbol]
+    if oid is not None:
+        where.append("order_id = ?")
+        args.append(oid)
+    if from_id is not None:
+        where.append("trade_id >= ?")
+        args.append(from_id)
+        rows = _windowed(ctx, "order_updates", where, args, start if start is not None else 0, end, limit,
+                         default_days=None)
+    else:
+        rows = _windowed(ctx, "order_updates", where, args, start, end, limit,
+                         default_days=None if oid is not None else 7)
+    return [{"buyer": r["side"] == "BUY", "commission": shapes.money(r["commission"]),
+             "commissionAsset": r["commission_asset"], "id": r["trade_id"], "maker": bool(r["maker"]),
+             "orderId": r["order_id"], "price": shapes.price(ins, r["last_filled_price"]),
+             "qty": shapes.qty(ins, r["last_filled_qty"]),
+             "quoteQty": quote(mul(r["last_filled_qty"], r["last_filled_price"])),
+             "realizedPnl": shapes.money(r["realized_profit"]), "side": r["side"],
+             "positionSide": r["position_side"], "symbol": r["symbol"], "marginAsset": ins.margin_asset,
+             "time": r["trade_time"]} for r in rows]
+
+
+#: income type -> the balance-change reasons it lists (futures and isolated wallets).
+INCOME_REASONS = {
+    "TRANSFER": ("TRANSFER", "DEPOSIT", "WITHDRAW"),
+    "REALIZED_PNL": ("REALIZED_PNL",),
+    "FUNDING_FEE": ("FUNDING_FEE",),
+    "COMMISSION": ("COMMISSION",),
+    "INSURANCE_CLEAR": ("INSURANCE_CLEAR",),
+}
+_INCOME_OF = {reason: t for t, reasons in INCOME_REASONS.items() for reason in reasons}
+INCOME_TYPES = ("TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING_FEE", "COMMISSION", "INSURANCE_CLEAR",
+                "REFERRAL_KICKBACK", "COMMISSION_REBATE", "API_REBATE", "CONTEST_REWARD",
+                "CROSS_COLLATERAL_TRANSFER", "OPTIONS_PREMIUM_FEE", "OPTIONS_SETTLE_PROFIT", "INTERNAL_TRANSFER",
+                "AUTO_EXCHANGE", "DELIVERED_SETTELMENT", "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW",
+                "POSITION_LIMIT_INCREASE_FEE", "STRATEGY_UMFUTURES_TRANSFER", "FEE_RETURN", "BFUSD_REWARD",
+                "SPECIAL_FUNDING_FEE")
+
+
+@endpoint("GET", "/fapi/v1/income", SIGNED, weight=30,
+          params=(SYMBOL_OPT, Param("incomeType", enum=INCOME_TYPES), Param("page", "integer")) + TIME_RANGE)
+async def income(ctx):
+    """Income history from the balance changes (the last 7 days unless a range is given; limit 100, at most 1000)."""
+    p = ctx.params
+    symbol = p.symbol(required=False)
+    if symbol is not None:
+        _ins_of(ctx, symbol)
+    kind = p.enum("incomeType", INCOME_TYPES)
+    start, end, limit = _window(p, 100, 1000)
+    page = p.int("page", default=1, lo=1)
+    reasons = INCOME_REASONS.get(kind, ()) if kind else tuple(_INCOME_OF)
+    if not reasons:
+        return []
+    where = ["account_id = ?", "wallet IN ('FUTURES', 'ISOLATED')", "delta != 0",
+             f"reason IN ({', '.join('?' * len(reasons))})"]
+    args: list = [ctx.account_id, *reasons]
+    if symbol is not None:
+        where.append("symbol = ?")
+        args.append(symbol)
+    rows = _windowed(ctx, "balance_changes", where, args, start, end, limit * page)
+    rows = rows[(page - 1) * limit:page * limit] if start is not None else rows[:len(rows) - (page - 1) * limit][-limit:]
+    return [{"symbol": r["symbol"] or "", "incomeType": _INCOME_OF[r["reason"]], "income": shapes.money(r["delta"]),
+             "asset": r["asset"], "info": _INCOME_OF[r["reason"]], "time": r["time"], "tranId": r["_rowid"],
+             "tradeId": ""} for r in rows]
+
+
+@endpoint("GET", "/fapi/v1/positionMargin/history", SIGNED, weight=1,
+          params=(SYMBOL, Param("type", "integer", enum=("1", "2"))) + TIME_RANGE)
+async def position_margin_history(ctx):
+    """Isolated margin added (type 1) or removed (type 2) through POST /fapi/v1/positionMargin."""
+    p = ctx.params
+    symbol = p.symbol()
+    ins = _ins_of(ctx, symbol)
+    kind = p.int("type")
+    if kind is not None and kind not in (1, 2):
+        raise invalid("type")
+    start, end, limit = _window(p, 500, 500)
+    where = ["b.account_id = ?", "b.symbol = ?", "b.wallet = 'ISOLATED'", "b.reason = 'ISOLATED_MARGIN'",
+             "b.seq IN (SELECT seq FROM commands WHERE kind = 'adjust_isolated_margin')"]
+    args: list = [ctx.account_id, symbol]
+    if kind is not None:
+        where.append("b.delta > 0" if kind == 1 else "b.delta < 0")
+    if start is not None:
+        where.append("b.time >= ?")
+        args.append(start)
+    if end is not None:
+        where.append("b.time <= ?")
+        args.append(end)
+    rows = _sql(ctx, "SELECT b.*, (SELECT c.position_side FROM position_changes c WHERE c.seq = b.seq "
+                     "AND c.account_id = b.account_id AND c.symbol = b.symbol LIMIT 1) AS position_side "
+                     f"FROM balance_changes b WHERE {' AND '.join(where)} ORDER BY b.seq DESC LIMIT ?", (*args, limit))
+    return [{"symbol": symbol, "type": 1 if r["delta"] > 0 else 2, "deltaType": "USER_ADJUST",
+             "amount": fmt_plain(abs(r["delta"])), "asset": r["asset"] or ins.margin_asset, "time": r["time"],
+             "positionSide": r["position_side"] or "BOTH"} for r in rows[::-1]]
+
+
+# ---------------------------------------------------------------------- liquidations and ADL
+@endpoint("GET", "/fapi/v1/forceOrders", SIGNED, weight=20,
+          params=(SYMBOL_OPT, Param("autoCloseType", enum=("LIQUIDATION", "ADL"))) + TIME_RANGE)
+async def force_orders(ctx):
+    """This account's liquidation orders (LIQUIDATION) and ADL closes (ADL), newest last (limit 50, at most 100)."""
+    p = ctx.params
+    symbol = p.symbol(required=False)
+    if symbol is not None:
+        _ins_of(ctx, symbol)
+    kind = p.enum("autoCloseType", ("LIQUIDATION", "ADL"))
+    start, end, limit = _window(p, 50, 100)
+    where = ["account_id = ?", "qty > 0"]
+    args: list = [ctx.account_id]
+    if symbol is not None:
+        where.append("symbol = ?")
+        args.append(symbol)
+    rows: list = []
+    if kind in (None, "LIQUIDATION"):
+        rows += [("LIQUIDATION", r) for r in _windowed(ctx, "liquidations", where, args, start, end, limit,
+                                                       default_days=None)]
+    if kind in (None, "ADL"):
+        rows += [("ADL", r) for r in _windowed(ctx, "adl_records", where, args, start, end, limit,
+                                               default_days=None)]
+    rows.sort(key=lambda kr: (kr[1]["time"], kr[1]["seq"], kr[1]["_rowid"]))
+    rows = rows[-limit:]
+
+    def build(ex):
+        out = []
+        for k, r in rows:
+            ins = ex.clearing.instruments[r["symbol"]]
+            if k == "LIQUIDATION":
+                oid = liquidation_order_id(ex, ctx.account_id, r["symbol"], r["time"])
+                cid, limit_px, px = f"autoclose-{r['time']}", r["bankruptcy_price"] or r["execution_price"], \
+                    r["execution_price"]
+            else:
+                oid, cid, limit_px, px = 0, ADL_CLIENT_ID, r["price"], r["price"]
+            q = shapes.qty(ins, r["qty"])
+            out.append({"orderId": oid, "symbol": r["symbol"], "status": "FILLED", "clientOrderId": cid,
+                        "price": shapes.price(ins, limit_px), "avgPrice": avg(ins, px), "origQty": q,
+                        "executedQty": q, "cumQuote": quote(mul(r["qty"], px)), "timeInForce": "IOC",
+                        "type": "LIMIT", "reduceOnly": False, "closePosition": False, "side": r["side"],
+                        "positionSide": r["position_side"], "stopPrice": "0", "workingType": "CONTRACT_PRICE",
+                        "origType": "LIMIT", "time": r["time"], "updateTime": r["time"]})
+        return out
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/adlQuantile", SIGNED, weight=5, params=(SYMBOL_OPT,))
+async def adl_quantile(ctx):
+    """The ADL quantile (0 to 4) of this account's open positions, per symbol."""
+    symbol = ctx.params.symbol(required=False)
+    if symbol is not None:
+        _ins_of(ctx, symbol)
+
+    def build(ex):
+        mine = adl_quantiles(ex.clearing, symbol).get(ctx.account_id, {})
+        return [{"symbol": s, "adlQuantile": dict(mine[s])} for s in sorted(mine)]
+    return ctx.service.read(build)
+
+
+def adl_of(ex, pos) -> int:
+    """positionRisk v3 ``adl``: the position's ADL quantile (0 when flat)."""
+    if not pos.qty:
+        return 0
+    row = adl_quantiles(ex.clearing, pos.symbol).get(pos.account_id, {}).get(pos.symbol, {})
+    return int(row.get(pos.side, 0))
+
+
+__all__ = ["adl_of", "parse_json_list", "liquidation_price"]
