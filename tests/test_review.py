@@ -87,7 +87,9 @@ def test_margin_added_after_each_liquidation_is_recognised_and_tabulated():
     table = out["cumulative"]
     assert [row["positionMargin"] for row in table] == ["100", "100", "200", "400", "800"]
     assert [row["totalInvested"] for row in table] == ["110", "110", "310", "710", "1510"]
+    assert table[0]["remaining"] == "110"
     assert all(Decimal(row["remaining"]) < 12 for row in table[1:])     # each time back to (almost) nothing
+    assert rs[0]["shareOfMargin"] == "90.91%" and all(r["overloaded"] for r in rs)   # 100 of 110, ...
     assert {q["code"] for q in out["quitSignals"]} == {"MORE_THAN_THREE_LIQUIDATIONS", "REPEATED_IMPULSE",
                                                         "INVESTED_MORE_AFTER_LOSSES"}
     assert out["stopTradingFutures"] and any("Spot DCA" in a for a in out["alternatives"])

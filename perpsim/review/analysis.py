@@ -174,7 +174,10 @@ def _config_at(data: dict, symbol: str, t: int, field: str):
 
 
 def _wallet(income: list[dict], t: int, inclusive: bool = True) -> Decimal:
-    return sum((D(r["income"]) for r in income if (_t(r, "time") <= t if inclusive else _t(r, "time") < t)), ZERO)
+    """The futures wallet from the income history: up to ``t``, or (not inclusive) before a position
+    opened at ``t`` (transfers in the same millisecond count as before it)."""
+    return sum((D(r["income"]) for r in income
+                if _t(r, "time") < t or _t(r, "time") == t and (inclusive or r.get("incomeType") == "TRANSFER")), ZERO)
 
 
 def _invested(income: list[dict], t: int) -> Decimal:
