@@ -214,6 +214,14 @@ def test_operator_ban_freeze_and_feature_restrictions(ex):
     refused(ex.guard.check_account, -2015, 1, "transfer", ex.now)
     err(ex, -4088, "set_leverage", account_id=1, symbol="BTCUSDT", leverage=5)
     assert not run(ex, "account_status", account_id=1).reply["unaffected"]["spot"]
+    for kind, args in (("transfer", dict(type="UMFUTURE_MAIN", asset="USDT", amount=P("1"))),
+                       ("withdraw", dict(asset="USDT", amount=P("1"))),
+                       ("set_margin_type", dict(symbol="ETHUSDT", margin_type="ISOLATED")),
+                       ("create_api_key", dict(api_key="F" * 32, secret="s" * 32))):
+        e = err(ex, -2015, kind, account_id=1, **args)
+        assert "frozen (suspected money laundering)" in e.msg
+    run(ex, "transfer", account_id=3, type="UMFUTURE_MAIN", asset="USDT", amount=P("1"))   # others unaffected
+    refused(ex.guard.check_order, -4088, 1, "BTCUSDT", "SELL", True, None, False, ex.now)
     run(ex, "operator_unfreeze", account_id=1)
     can_open(ex)
     # compliance: opening, symbols, leverage
@@ -228,6 +236,18 @@ def test_operator_ban_freeze_and_feature_restrictions(ex):
     ex.guard.check_open(1, "BTCUSDT", True, 10, ex.now)
     run(ex, "operator_restrict", account_id=1, features={})
     can_open(ex, 1, "ETHUSDT", 15)
+
+
+def test_check_order_tells_closing_from_opening(ex):
+    run(ex, "operator_ban", account_id=1, reason="manipulation")
+    refused(ex.guard.check_order, -4088, 1, "BTCUSDT", "SELL", False, None, False, ex.now)   # one-way, no flag
+    ex.guard.check_order(1, "BTCUSDT", "SELL", True, None, False, ex.now)                    # reduceOnly
+    ex.guard.check_order(1, "BTCUSDT", "SELL", False, None, True, ex.now)                    # closePosition
+    ex.guard.check_order(1, "BTCUSDT", "SELL", False, "LONG", False, ex.now)                 # hedge close
+    ex.guard.check_order(1, "BTCUSDT", "BUY", False, "SHORT", False, ex.now)
+    refused(ex.guard.check_order, -4088, 1, "BTCUSDT", "BUY", False, "LONG", False, ex.now)
+    refused(ex.guard.check_order, -4088, 1, "BTCUSDT", "SELL", "true", None, False, ex.now)  # not a bool
+    ex.guard.check_order(99, "BTCUSDT", "BUY", False, None, False, ex.now)                   # left to the order layer
 
 
 def test_one_account_per_identity(ex):

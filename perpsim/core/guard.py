@@ -617,6 +617,22 @@ class Guard:
             raise errs[0][1]
         self.check_leverage(account_id, symbol, leverage, now)
 
+    def check_order(self, account_id: int, symbol: str, side: str, reduce_only: object = False,
+                    position_side: str | None = None, close_position: object = False, now: int = 0) -> None:
+        """The order layer's one call before it accepts an order (place, algo, batch, a modify that grows).
+
+        An order may only reduce when it is reduceOnly, closePosition, or a hedge-mode close (SELL on
+        LONG, BUY on SHORT); as Binance's -4400 text says, a one-way order without reduceOnly counts as
+        opening. The leverage checked is the symbol's current one.
+        """
+        ch = self.ex.clearing
+        acct = ch.accounts.get(account_id)
+        if acct is None or symbol not in ch.instruments:
+            return                      # the order layer answers these itself
+        closing = (reduce_only is True or close_position is True or (position_side == "LONG" and side == "SELL")
+                   or (position_side == "SHORT" and side == "BUY"))
+        self.check_open(account_id, symbol, closing, ch.config(acct, symbol).leverage, now)
+
     def check_leverage(self, account_id: int, symbol: str, leverage: int, now: int) -> None:
         """Leverage caps: new accounts (Binance: 20x for 60 days), the personal cap, compliance caps."""
         st = self.accounts.get(account_id)

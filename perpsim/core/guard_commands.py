@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from . import errors as E
 from .errors import VenueError
-from .exchange import Exchange, handler
+from .exchange import _HANDLERS, Exchange, handler
 from .fixed import SCALE, div, mul
 from .guard import DAY, FEATURES, INCIDENT_KINDS, iso
 from .instruments import get_instrument
@@ -384,3 +384,25 @@ def risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity
             "liquidationPrice": lp, "priceMoveToLiquidation": move, "accountMargin": equity,
             "shareOfAccountMargin": share, "hasStopLoss": has_stop, "warnings": warnings,
             "allowed": restriction is None, "restriction": restriction}
+
+
+# ---------------------------------------------------------------------- a frozen account
+def _frozen_guard(kind: str, action: str):
+    """Wrap an account handler of exchange.py so that a frozen account is refused (seed 000: "Entire
+    account frozen"); nothing changes for any other account or restriction."""
+    inner = _HANDLERS.get(kind)
+    if inner is None:
+        return
+
+    def guarded(ex: Exchange, account_id: int, **kw):
+        ex.guard.check_account(account_id, action, ex.now)
+        return inner(ex, account_id=account_id, **kw)
+
+    guarded.__doc__ = inner.__doc__
+    handler(kind)(guarded)
+
+
+for _kind, _action in (("transfer", "transfers"), ("withdraw", "withdrawals"), ("set_margin_type", "settings"),
+                       ("set_position_mode", "settings"), ("adjust_isolated_margin", "margin changes"),
+                       ("create_api_key", "API keys")):
+    _frozen_guard(_kind, _action)
