@@ -121,6 +121,11 @@ def test_submit_without_start_and_wrong_count_are_refused(ex):
     err(ex, -1102, "risk_test_submit", account_id=1, answers=[0])
     run(ex, "risk_test_start", account_id=1, seed=3)
     err(ex, -1130, "risk_test_submit", account_id=1, answers=[0])
+    q = run(ex, "risk_test_start", account_id=1, seed=4).reply["questions"]
+    quiz = ex.guard.accounts[1].quiz
+    by_id = dict(zip(quiz["ids"], quiz["answers"]))
+    assert run(ex, "risk_test_submit", account_id=1, answers=by_id).reply["passed"]
+    assert [x["id"] for x in q] == quiz["ids"]
 
 
 def test_quiz_is_a_deterministic_shuffle_covering_every_topic():

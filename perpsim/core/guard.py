@@ -724,12 +724,16 @@ class Guard:
         return [{"id": q["id"], "topic": q["topic"], "text": q["text"], "options": q["options"]} for q in qs]
 
     def submit_risk_test(self, account_id: int, answers: list, now: int) -> tuple[dict, list]:
-        """Check the answers: all right -> the requirement is lifted; otherwise it stays (retake)."""
+        """Check the answers (option indices in question order, or {id: index}): all right -> the
+        requirement is lifted; otherwise it stays and the test must be started again (seed 000: "You must
+        answer the questions correctly to continue")."""
         st = self.get(account_id)
         if st.quiz is None:
             raise VenueError(-1102, "Mandatory parameter 'riskTest' was not sent, was empty/null, or malformed. "
                                     "Start the risk test first.")
         expected = st.quiz["answers"]
+        if isinstance(answers, dict):          # {question id: option index} is accepted too
+            answers = [answers.get(qid) for qid in st.quiz["ids"]]
         if not isinstance(answers, list) or len(answers) != len(expected):
             raise VenueError(-1130, f"Data sent for parameter 'answers' is not valid. Send {len(expected)} answers.")
         wrong = [st.quiz["ids"][i] for i, (a, b) in enumerate(zip(answers, expected)) if a != b]
