@@ -459,3 +459,25 @@ def test_defaults_are_documented():
     for name in G.DEFAULTS:
         if name not in ("guard_notifications_kept", "guard_history_kept"):
             assert name.split("guard_")[1].split("_")[0] in text, name
+
+
+def test_the_order_layer_wiring_end_to_end(ex, monkeypatch):
+    """Three liquidations, then an order refused until the risk test is passed, then accepted, with the
+    one call the order layer is to make (installed here around the place_order handler)."""
+    from perpsim.core import exchange as X
+    place = X._HANDLERS["place_order"]
+
+    def guarded(ex, account_id, symbol, side, type, reduce_only=False, position_side=None, **kw):
+        ex.guard.check_order(account_id, symbol, side, reduce_only, position_side, False, ex.now)
+        return place(ex, account_id=account_id, symbol=symbol, side=side, type=type, reduce_only=reduce_only,
+                     position_side=position_side, **kw)
+    monkeypatch.setitem(X._HANDLERS, "place_order", guarded)
+    for _ in range(3):
+        liquidate_isolated(ex)
+    order = dict(account_id=1, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("0.01"), price=P("50000"),
+                 time_in_force="GTC")
+    e = err(ex, -4087, "place_order", **order)
+    assert "risk test" in e.msg
+    solve_quiz(ex)
+    r = run(ex, "place_order", **order)
+    assert r.reply["status"] == "NEW"
