@@ -421,3 +421,40 @@ def test_position_margin_history(tmp_path):
             (1, "10", "USER_ADJUST", "BOTH"), (2, "5", "USER_ADJUST", "BOTH")]
         assert [x["type"] for x in ok(srv.signed("GET", "/fapi/v1/positionMargin/history", tr,
                                                  {"symbol": "BTCUSDT", "type": 2}))] == [2]
+
+
+def test_history_queries(tmp_path):
+    """userTrades by orderId and fromId, income pages and ranges, allOrders windows."""
+    with running_server(tmp_path) as srv:
+        srv.price("BTCUSDT", "60000")
+        mm, tr = srv.account(deposit="1000000"), srv.account(deposit="10000")
+        setup_book(srv, mm, qty="5")
+        ids = [ok(post(srv, "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                   "quantity": "0.01"}))["orderId"] for _ in range(3)]
+        trades = ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT"}))
+        assert [t["orderId"] for t in trades] == ids
+        assert [t["orderId"] for t in ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {
+            "symbol": "BTCUSDT", "orderId": ids[1]}))] == [ids[1]]
+        assert [t["id"] for t in ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {
+            "symbol": "BTCUSDT", "fromId": trades[1]["id"], "limit": 1}))] == [trades[1]["id"]]
+        assert len(ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT", "limit": 2}))) == 2
+        err(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT", "startTime": 0,
+                                                          "endTime": 8 * 24 * 3600 * 1000}), -1127)
+        assert ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "ETHUSDT"})) == []
+        com = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION"}))
+        assert len(com) == 3 and len({c["tranId"] for c in com}) == 3
+        page1 = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION", "limit": 2}))
+        page2 = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION", "limit": 2, "page": 2}))
+        assert [c["tranId"] for c in page2 + page1] == [c["tranId"] for c in com]
+        assert ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION", "limit": 2, "page": 3})) == []
+        since = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION", "startTime": 0, "limit": 2}))
+        assert [c["tranId"] for c in since] == [c["tranId"] for c in com[:2]]
+        assert ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "FUNDING_FEE"})) == []
+        assert ok(srv.signed("GET", "/fapi/v1/income", tr, {"symbol": "ETHUSDT"})) == []
+        alls = ok(srv.signed("GET", "/fapi/v1/allOrders", tr, {"symbol": "BTCUSDT", "startTime": 0, "limit": 2}))
+        assert [o["orderId"] for o in alls] == ids[:2]
+        assert [o["orderId"] for o in ok(srv.signed("GET", "/fapi/v1/allOrders", tr, {
+            "symbol": "BTCUSDT", "limit": 2}))] == ids[1:]
+        assert ok(srv.signed("GET", "/fapi/v1/allOrders", mm, {"symbol": "BTCUSDT", "orderId": ids[0]})) == []
+        assert not {o["orderId"] for o in ok(srv.signed("GET", "/fapi/v1/allOrders", mm, {"symbol": "BTCUSDT"}))} & set(ids)
+        err(srv.signed("GET", "/fapi/v1/allOrders", tr, {"symbol": "BTCUSDT", "orderId": "9" * 20}), -1130)

@@ -29,6 +29,7 @@ WEEK_MS = 7 * DAY_MS
 MAX_BATCH = 5
 MAX_CANCEL_LIST = 10
 LEGACY_SETTING = "legacy_conditional_orders"
+MAX_ID = 2**63 - 1          # ids and times: SQLite integers
 
 _SIDES = ("BUY", "SELL")
 _POSITION_SIDES = ("BOTH", "LONG", "SHORT")
@@ -169,7 +170,7 @@ def _legacy_order_reply(ins, v: dict) -> dict:
 
 
 def _order_ref(p: Params) -> tuple[int | None, str | None]:
-    oid = p.int("orderId", lo=0)
+    oid = p.int("orderId", lo=0, hi=MAX_ID)
     cid = p.str("origClientOrderId", max_len=64)
     if oid is None and cid is None:
         raise VenueError(-1102, "Param 'orderId' or 'origClientOrderId' must be sent, but both were empty/null!")
@@ -177,9 +178,9 @@ def _order_ref(p: Params) -> tuple[int | None, str | None]:
 
 
 def _window(p: Params, default_limit: int, max_limit: int) -> tuple[int | None, int | None, int]:
-    start = p.int("startTime", lo=0)
-    end = p.int("endTime", lo=0)
-    limit = p.int("limit", default=default_limit, lo=1)
+    start = p.int("startTime", lo=0, hi=MAX_ID)
+    end = p.int("endTime", lo=0, hi=MAX_ID)
+    limit = p.int("limit", default=default_limit, lo=1, hi=MAX_ID)
     if start is not None and end is not None and end < start:
         raise VenueError(-1130, "Data sent for parameter 'endTime' is not valid. It must not be before startTime.")
     return start, end, min(limit, max_limit)
@@ -195,6 +196,30 @@ def _sql(ctx, sql: str, args: tuple) -> list[dict]:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
     return ctx.service.read(q)
+
+
+def _history_ids(ctx, table: str, id_col: str, created: str, symbol: str, from_id, start, end,
+                 limit: int) -> list[int] | None:
+    """Ids of this account's orders of ``symbol`` from their creation rows in a history table,
+    ascending: from ``from_id`` / ``start`` when given, else the newest ``limit``. ``None``
+    without history tables."""
+    if ctx.service.venue.history is None:
+        return None
+    where, args = ["account_id = ?", "symbol = ?", created], [ctx.account_id, symbol]
+    if from_id is not None:
+        where.append(f"{id_col} >= ?")
+        args.append(from_id)
+    if start is not None:
+        where.append("time >= ?")
+        args.append(start)
+    if end is not None:
+        where.append("time <= ?")
+        args.append(end)
+    newest = from_id is None and start is None
+    rows = _sql(ctx, f"SELECT DISTINCT {id_col} AS id FROM {table} WHERE {' AND '.join(where)} "
+                     f"ORDER BY {id_col} {'DESC' if newest else 'ASC'} LIMIT ?", (*args, limit))
+    ids = [r["id"] for r in rows]
+    return ids[::-1] if newest else ids
 
 
 def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, time_col: str = "time",
@@ -411,16 +436,22 @@ async def all_orders(ctx):
     p = ctx.params
     symbol = p.symbol()
     ins = _ins_of(ctx, symbol)
-    from_id = p.int("orderId", lo=0)
+    from_id = p.int("orderId", lo=0, hi=MAX_ID)
     start, end, limit = _window(p, 500, 1000)
 
+    ids = _history_ids(ctx, "order_updates", "order_id", "execution_type = 'NEW'", symbol, from_id, start, end, limit)
+
     def build(ex):
-        mine = [o for o in ex.orders.orders.values()
-                if o.account_id == ctx.account_id and o.symbol == symbol
-                and (from_id is None or o.order_id >= from_id)
-                and (start is None or o.time >= start) and (end is None or o.time <= end)]
-        mine.sort(key=lambda o: o.order_id)
-        mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
+        orders = ex.orders.orders
+        if ids is not None:
+            mine = [orders[i] for i in ids if i in orders]
+        else:   # no history tables (a venue without a journal): scan the registry
+            mine = [o for o in orders.values()
+                    if o.account_id == ctx.account_id and o.symbol == symbol
+                    and (from_id is None or o.order_id >= from_id)
+                    and (start is None or o.time >= start) and (end is None or o.time <= end)]
+            mine.sort(key=lambda o: o.order_id)
+            mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
         return [o.view() for o in mine]
     return [order_json(ins, v) for v in ctx.service.read(build)]
 
@@ -449,7 +480,7 @@ ALGO_REF = (Param("algoId", "integer"), Param("clientAlgoId"))
 
 
 def _algo_ref(p: Params) -> tuple[int | None, str | None]:
-    aid = p.int("algoId", lo=0)
+    aid = p.int("algoId", lo=0, hi=MAX_ID)
     caid = p.str("clientAlgoId", max_len=64)
     if aid is None and caid is None:
         raise VenueError(-1102, "Param 'algoId' or 'clientAlgoId' must be sent, but both were empty/null!")
@@ -498,7 +529,7 @@ async def open_algo_orders(ctx):
     symbol = p.symbol(required=False)
     if symbol is not None:
         _ins_of(ctx, symbol)
-    aid = p.int("algoId", lo=0)
+    aid = p.int("algoId", lo=0, hi=MAX_ID)
 
     def build(ex):
         return [_algo_out(ex, a) for a in ex.orders.open_algo_orders(ctx.account_id, symbol)
@@ -513,16 +544,22 @@ async def all_algo_orders(ctx):
     p = ctx.params
     symbol = p.symbol()
     _ins_of(ctx, symbol)
-    from_id = p.int("algoId", lo=0)
+    from_id = p.int("algoId", lo=0, hi=MAX_ID)
     start, end, limit = _window(p, 500, 1000)
 
+    ids = _history_ids(ctx, "algo_updates", "algo_id", "status = 'NEW'", symbol, from_id, start, end, limit)
+
     def build(ex):
-        mine = [a for a in ex.orders.algos.values()
-                if a.account_id == ctx.account_id and a.symbol == symbol
-                and (from_id is None or a.algo_id >= from_id)
-                and (start is None or a.time >= start) and (end is None or a.time <= end)]
-        mine.sort(key=lambda a: a.algo_id)
-        mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
+        algos = ex.orders.algos
+        if ids is not None:
+            mine = [algos[i] for i in ids if i in algos]
+        else:
+            mine = [a for a in algos.values()
+                    if a.account_id == ctx.account_id and a.symbol == symbol
+                    and (from_id is None or a.algo_id >= from_id)
+                    and (start is None or a.time >= start) and (end is None or a.time <= end)]
+            mine.sort(key=lambda a: a.algo_id)
+            mine = mine[:limit] if from_id is not None or start is not None else mine[-limit:]
         return [_algo_out(ex, a) for a in mine]
     return ctx.service.read(build)
 
@@ -544,8 +581,8 @@ async def user_trades(ctx):
     p = ctx.params
     symbol = p.symbol()
     ins = _ins_of(ctx, symbol)
-    oid = p.int("orderId", lo=0)
-    from_id = p.int("fromId", lo=0)
+    oid = p.int("orderId", lo=0, hi=MAX_ID)
+    from_id = p.int("fromId", lo=0, hi=MAX_ID)
     start, end, limit = _window(p, 500, 1000)
     if start is not None and end is not None and end - start > WEEK_MS:
         raise VenueError(-1127, "More than 168 hours between startTime and endTime.")
@@ -599,7 +636,7 @@ async def income(ctx):
         _ins_of(ctx, symbol)
     kind = p.enum("incomeType", INCOME_TYPES)
     start, end, limit = _window(p, 100, 1000)
-    page = p.int("page", default=1, lo=1)
+    page = p.int("page", default=1, lo=1, hi=1000)
     reasons = INCOME_REASONS.get(kind, ()) if kind else tuple(_INCOME_OF)
     if not reasons:
         return []
@@ -610,7 +647,11 @@ async def income(ctx):
         where.append("symbol = ?")
         args.append(symbol)
     rows = _windowed(ctx, "balance_changes", where, args, start, end, limit * page)
-    rows = rows[(page - 1) * limit:page * limit] if start is not None else rows[:len(rows) - (page - 1) * limit][-limit:]
+    if start is not None:
+        rows = rows[(page - 1) * limit:page * limit]
+    else:   # the newest rows, ascending: page 1 is the last ``limit`` of them
+        stop = len(rows) - (page - 1) * limit
+        rows = rows[max(0, stop - limit):stop] if stop > 0 else []
     return [{"symbol": r["symbol"] or "", "incomeType": _INCOME_OF[r["reason"]], "income": shapes.money(r["delta"]),
              "asset": r["asset"], "info": _INCOME_OF[r["reason"]], "time": r["time"], "tranId": r["_rowid"],
              "tradeId": ""} for r in rows]
