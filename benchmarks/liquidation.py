@@ -214,39 +214,32 @@ def _close(ch: ClearingHouse, scope: tuple) -> None:
 
 
 def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
+    """B1; see the module docstring. ``naive_ticks`` caps how many sampled ticks the naive scan times."""
     n_iso, n_cross, n_ticks = (100_000, 10_000, 200) if quick else (1_000_000, 100_000, 1_000)
-    gc.collect()
-    gc.disable()
-    rss0 = _rss()
-    t0 = time.perf_counter()
-    ch, m0 = build_population(n_iso, n_cross)
-    t_pop = time.perf_counter() - t0
-    rss_pop = _rss()
-    n_open = sum(1 for a in ch.accounts.values() for p in a.positions.values() if p.qty)
-    path = mark_path(m0, n_ticks, {s: ch.instruments[s].tick_size for s in m0})
-
-    t0 = time.perf_counter()
-    det = IndexedDetector(ch)
-    t_index = time.perf_counter() - t0
-    rss_index = _rss()
-    assert not det.liquidatable(), "population must be healthy at the initial marks"
-    t0 = time.perf_counter()
-    npscan = NumpyScan(ch)
-    t_np_build = time.perf_counter() - t0
-    rss_np = _rss()
-
-    c0, c1 = int(0.4 * n_ticks), int(0.5 * n_ticks)
+    c0, c1, c2 = int(0.4 * n_ticks), int(0.5 * n_ticks), int(0.7 * n_ticks)
     sample = sorted({0, c0 + (c1 - c0) // 4, c0 + (c1 - c0) // 2, c1 - 1, n_ticks - 1})
     if naive_ticks is not None:
         sample = sample[:naive_ticks]
-    ours_t, np_t, naive_t = [], [], []
-    total_liq = 0
-    per_kind = {"ISOLATED": 0, "CROSS": 0}
-    max_hits = 0
+    gc.collect()
+    gc.disable()
     pc = time.perf_counter
+    # ---- phase A: population, our index, our run; the naive scan on the sampled ticks
+    rss0 = _rss()
+    t0 = pc()
+    ch, m0 = build_population(n_iso, n_cross)
+    t_pop = pc() - t0
+    rss_pop = _rss()
+    n_open = sum(1 for a in ch.accounts.values() for p in a.positions.values() if p.qty)
+    path = mark_path(m0, n_ticks, {s: ch.instruments[s].tick_size for s in m0})
+    t0 = pc()
+    det = IndexedDetector(ch)
+    t_index = pc() - t0
+    rss_index = _rss()
+    assert not det.liquidatable(), "population must be healthy at the initial marks"
+    ours_t, naive_t, naive_ours, sets = [], [], [], []
+    per_kind = {"ISOLATED": 0, "CROSS": 0}
     for t, marks in enumerate(path):
-        for s, m in marks.items():
-            ch.marks[s] = m
+        ch.marks.update(marks)
         a = pc()
         cands = det.on_marks(marks)
         det.discard_many(cands)
@@ -255,34 +248,49 @@ def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
         got = [c.scope for c in cands]
         if len(set(got)) != len(got):
             raise AssertionError(f"tick {t}: a scope reported twice")
-        a = pc()
-        mask = npscan.mask(marks)
-        idx = np.flatnonzero(mask)
-        b = pc()
-        np_t.append(b - a)
-        expect = {npscan.scope(i) for i in idx.tolist()}
-        ours = set(got)
-        if ours != expect:
-            raise AssertionError(f"tick {t}: ours and numpy differ on {sorted(ours ^ expect)[:5]}")
         if t in sample:
             a = pc()
             naive = full_scan(ch, marks)
             b = pc()
             naive_t.append(b - a)
-            if naive != ours:
-                raise AssertionError(f"tick {t}: ours and the naive scan differ on {sorted(ours ^ naive)[:5]}")
-        npscan.drop(got)
+            naive_ours.append(ours_t[-1])
+            if naive != set(got):
+                raise AssertionError(f"tick {t}: ours and the naive scan differ on {sorted(naive ^ set(got))[:5]}")
         for sc in got:
             _close(ch, sc)
             per_kind[sc[1]] += 1
-        total_liq += len(got)
-        max_hits = max(max_hits, len(got))
+        sets.append(got)
+    stats = det.stats()
+    peak_ours = _peak_rss()
+    del det, ch
+    gc.collect()
+    # ---- phase B: the numpy full recompute over the same population (rebuilt from the seed)
+    ch, _ = build_population(n_iso, n_cross)
+    t0 = pc()
+    npscan = NumpyScan(ch)
+    t_np_build = pc() - t0
+    del ch
+    gc.collect()
+    np_t = []
+    for t, marks in enumerate(path):
+        a = pc()
+        idx = np.flatnonzero(npscan.mask(marks))
+        b = pc()
+        np_t.append(b - a)
+        expect = {npscan.scope(i) for i in idx.tolist()}
+        if expect != set(sets[t]):
+            raise AssertionError(f"tick {t}: ours and numpy differ on {sorted(expect ^ set(sets[t]))[:5]}")
+        npscan.drop(sets[t])
+    peak_all = _peak_rss()
     gc.enable()
-    ours_us = 1e6 * sum(ours_t) / len(ours_t)
-    np_us = 1e6 * sum(np_t) / len(np_t)
-    naive_us = 1e6 * sum(naive_t) / len(naive_t)
-    quiet = [x for x, s in zip(ours_t, range(n_ticks)) if not (c0 <= s < c1)]
-    peak = _peak_rss()
+
+    def mean_us(xs):
+        return 1e6 * sum(xs) / max(1, len(xs))
+
+    total_liq = sum(len(x) for x in sets)
+    ours_us, np_us, naive_us = mean_us(ours_t), mean_us(np_t), mean_us(naive_t)
+    quiet = [x for x, got in zip(ours_t, sets) if not got]
+    phases = {"before_crash": (0, c0), "crash": (c0, c1), "rebound": (c1, c2), "after": (c2, n_ticks)}
     return {
         "benchmark": "liquidation",
         "quick": quick,
@@ -293,22 +301,27 @@ def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
         "ticks": n_ticks,
         "liquidations": total_liq,
         "liquidations_by_kind": per_kind,
-        "max_liquidations_in_a_tick": max_hits,
+        "max_liquidations_in_a_tick": max(len(x) for x in sets),
         "us_per_tick": round(ours_us, 2),
-        "us_per_tick_outside_crash": round(1e6 * sum(quiet) / max(1, len(quiet)), 2),
+        "us_per_tick_by_phase": {k: round(mean_us(ours_t[a:b]), 1) for k, (a, b) in phases.items()},
+        "liquidations_by_phase": {k: sum(len(x) for x in sets[a:b]) for k, (a, b) in phases.items()},
+        "us_per_tick_without_liquidations": round(mean_us(quiet), 2),
+        "us_per_liquidation_all_in": round(1e6 * sum(ours_t) / max(1, total_liq), 2),
         "us_per_tick_numpy_full_recompute": round(np_us, 1),
         "us_per_tick_naive_scan": round(naive_us, 1),
         "naive_scan_ticks_timed": sample,
         "ratio_vs_naive_scan": round(naive_us / ours_us, 1),
+        "ratio_vs_naive_scan_same_ticks": round(sum(naive_t) / sum(naive_ours), 1),
+        "ratio_vs_naive_scan_ticks_without_liquidations": round(naive_us / mean_us(quiet), 1) if quiet else None,
         "ratio_vs_full_recompute": round(np_us / ours_us, 1),
         "sets_checked": "ours == numpy full recompute at every tick; ours == naive scan at the timed ticks",
         "build_s": {"population": round(t_pop, 2), "index": round(t_index, 2), "numpy_snapshot": round(t_np_build, 2)},
-        "peak_bytes": peak,
-        "bytes_per_position": round(peak / n_open),
+        "peak_bytes": peak_ours,
+        "bytes_per_position": round(peak_ours / n_open),
+        "peak_bytes_including_numpy_peer": peak_all,
         "index_bytes_per_position": round(max(0, rss_index - rss_pop) / n_open),
         "population_bytes_per_position": round(max(0, rss_pop - rss0) / n_open),
-        "numpy_snapshot_bytes_per_position": round(max(0, rss_np - rss_index) / n_open),
-        "index_stats": det.stats(),
+        "index_stats": stats,
     }
 
 

@@ -263,3 +263,47 @@ def test_pinned_single_tier_table_and_hedge_cross_bands():
         det.on_mark("BTCUSDT", P(mark))
         check_all(det, ch)
     assert det.scopes() == {(a, CROSS, "USDT", "")}
+
+
+@pytest.mark.parametrize("vector_min", [1, 10**9])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6))
+def test_cross_bands_never_miss_a_liquidation(vector_min, seed):
+    """Thin multi-symbol cross accounts (hedge legs too) on correlated and opposite moves: the
+    bands (numpy and Python paths) never let a liquidatable account through."""
+    r = random.Random(seed)
+    ch = ClearingHouse()
+    for s, m in BASE.items():
+        ch.set_mark(s, m)
+    mm = ch.create_account().id
+    ch.deposit(mm, FUTURES, "USDT", P("1000000000"))
+    for _ in range(25):
+        a = ch.create_account().id
+        hedge = r.random() < 0.3
+        if hedge:
+            ch.set_position_mode(a, True)
+        for s in r.sample(list(BASE), r.randint(1, 3)):
+            legs = (("LONG", "SHORT") if r.random() < 0.5 else (r.choice(["LONG", "SHORT"]),)) if hedge else (None,)
+            for ps in legs:
+                qty = STEP[s] * r.randint(1, 300)
+                buy = ps == "LONG" if ps else r.random() < 0.5
+                if buy:
+                    ch.trade(a, mm, s, qty, ch.marks[s], buyer_position_side=ps, check_margin=False)
+                else:
+                    ch.trade(mm, a, s, qty, ch.marks[s], seller_position_side=ps, check_margin=False)
+        f = ch.cross_figures(a)
+        need = f.maint_margin - f.margin_balance + max(1, f.maint_margin * r.randint(1, 30) // 10)
+        if need > 0:
+            ch.deposit(a, FUTURES, "USDT", need)
+    det = IndexedDetector(ch)
+    det.VECTOR_MIN = vector_min
+    check_all(det, ch)
+    common = 0.0
+    for tick in range(80):
+        common = r.gauss(0, 0.004)
+        upd = {}
+        for s in BASE:
+            upd[s] = max(1, ch.marks[s] + int(ch.marks[s] * (common + r.gauss(0, 0.003))))
+            ch.set_mark(s, upd[s])
+        got = det.on_marks(upd)
+        check_all(det, ch, got, numpy_too=tick % 20 == 0)

@@ -21,12 +21,14 @@ Index (performance.md section 2.5, tiers T1/T2/T3):
   (see ``_pad``): longs trigger when ``mark <= key``, shorts when ``mark >= key``. The key is
   conservative, never exact; hits are re-verified.
 * T2, cross accounts with several legs (several symbols, or hedge LONG+SHORT): a safe band per
-  symbol around the marks of the last exact evaluation. With headroom ``H = g - 2 x errors``
-  and ``G_s = |sum q_s| + sum |q| x max MMR`` (per unit of mark), no set of mark moves with
-  ``sum_s |dm_s| G_s <= H`` can liquidate the account; each symbol gets the same fraction
-  ``f = H / sum_s G_s m_s`` of its mark (the doc's ``H/G`` bound). The band's two ends go in the
-  same sorted lists as T1 keys; when a mark leaves a band the account is re-checked exactly and
-  re-banded.
+  symbol around the marks of the last exact evaluation. Per symbol, a fall of the mark by ``dm``
+  costs at most ``dm x max(0, sum q)`` (MM only falls) and a rise at most
+  ``dm x max(0, sum |q| x MMRmax - sum q)`` (MMRmax: the table's top rate), so with the headroom
+  ``H = g - 2 x rounding bound`` no set of moves with ``sum_s |dm_s| L_s <= H`` can liquidate the
+  account (``L_s`` the larger rate). Each symbol gets the same fraction ``f = H / sum_s L_s m_s``
+  of its mark (the doc's ``H/G`` bound, per direction): a band end goes in the same sorted lists
+  as T1 keys only on a side that can lose, so a long-only account has no upper ends. When a mark
+  leaves a band the account is re-checked exactly and re-banded.
 * T3: ``full_scan`` (plain Python, the oracle and the naive peer) and ``NumpyScan`` (vectorised
   exact int64 recompute).
 
@@ -247,6 +249,7 @@ class IndexedDetector:
         self._sym_list = sorted(self._tabs)
         self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
         self._tab_arrays = [self._tabs[s] for s in self._sym_list]
+        self._mmrmax_a = np.array([float(self._tabs[s].prefmax[-1]) for s in self._sym_list])
         self._one = {s: (s,) for s in self._sym_list}
         self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
         self._asset_ix = {a: i for i, a in enumerate(self._assets)}
@@ -255,8 +258,19 @@ class IndexedDetector:
         self._obj: list = []                     # Position (isolated) or Account (cross), per scope
         self._cw: dict[int, object] = {}         # cross scope -> its cross Wallet
         self._n = 0
+        count = 0
+        for acct in ch.accounts.values():
+            cross = 0
+            for p in acct.positions.values():
+                if p.qty:
+                    if p.wallet is not None:
+                        count += 1
+                    else:
+                        cross = 1
+            count += cross
+        cap = count + (count >> 4) + 1024
         for name, dt in self._COLS:
-            setattr(self, name, np.zeros(1024, dt))
+            setattr(self, name, np.zeros(cap, dt))
         self._lq = np.zeros(4096, np.int64)      # T2 legs (qty, cost, symbol index), sorted by symbol
         self._lc = np.zeros(4096, np.int64)
         self._lsym = np.zeros(4096, np.int64)
@@ -286,7 +300,7 @@ class IndexedDetector:
         if sid >= len(self._vera):
             for name, dt in self._COLS:
                 old = getattr(self, name)
-                grown = np.zeros(2 * len(old), dt)
+                grown = np.zeros(len(old) + (len(old) >> 1) + 1024, dt)
                 grown[: len(old)] = old
                 setattr(self, name, grown)
         self._n = sid + 1
@@ -455,6 +469,7 @@ class IndexedDetector:
     def _verify_batch(self, sym: str, m: int, sids: np.ndarray, out: list, slow: list) -> None:
         """Exact int64 check of T1 hits from the mirror (the values the key was computed from);
         each liquidatable one is confirmed against the live position before it is reported."""
+        sids = np.sort(sids)      # scope order is allocation order: far fewer cache misses below
         q = self._mq[sids]
         absq = np.abs(q)
         if int(absq.max()) * m >= self._BIG * S:
@@ -524,15 +539,12 @@ class IndexedDetector:
         n = _np_mul(absq, m)
         upnl = np.where(q > 0, n, -n) - cost
         mm = np.empty_like(n)
-        rmax = np.empty_like(n)
         for j in np.unique(sy).tolist():
             t = self._tab_arrays[j]
             sel = sy == j
             nn = n[sel]
             b = np.minimum(np.searchsorted(t.caps_a, nn, "right"), t.last)
             mm[sel] = _np_mul(nn, t.mmrs_a[b]) - t.cums_a[b]
-            b2 = np.minimum(np.searchsorted(t.caps_a, 2 * nn + 2, "right"), t.last)
-            rmax[sel] = t.prefmax_a[b2]
         mb = self._mw[sids] + np.add.reduceat(upnl, starts)
         mmt = np.add.reduceat(mm, starts)
         liq = (mmt > 0) & (mb <= mmt)
@@ -548,33 +560,45 @@ class IndexedDetector:
         gs = np.flatnonzero(brk)
         ga, gsym, gm = acc[gs], sy[gs], m[gs]
         keep = safe_acc[ga]
+        eps = 1e-9
         gq = np.add.reduceat(q, gs)
-        gqr = np.add.reduceat(absq.astype(np.float64) * rmax.astype(np.float64), gs)
-        g = np.abs(gq).astype(np.float64) * S + gqr
-        tot_g = np.bincount(ga, weights=g * gm.astype(np.float64), minlength=len(sids))
+        gqr = np.add.reduceat(absq.astype(np.float64) * self._mmrmax_a[sy], gs)
+        gqs = gq.astype(np.float64) * S
+        down_risk = gq > 0                                   # exact: loss rate q S when the mark falls
+        ld = np.where(down_risk, gqs * (1 + eps), 0.0)
+        lu = np.where(down_risk, gqr * (1 + eps) - gqs * (1 - eps), (gqr - gqs) * (1 + eps))
+        up_risk = lu > 0                                     # over-estimated: never misses a risk
+        lu = np.maximum(lu, 0.0)
+        gmf = gm.astype(np.float64)
+        tot_g = np.bincount(ga, weights=np.maximum(ld, lu) * gmf, minlength=len(sids))
         hf = h[ga].astype(np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = np.floor(hf * float(S2) * gm.astype(np.float64) / tot_g[ga] * (1 - 1e-9)) - 1
-        half = (gm // 2).astype(np.float64)
-        d = np.where(tot_g[ga] > 0, d, half)
-        d = np.minimum(np.maximum(d, 0), half).astype(np.int64)
-        d = np.where(hf > 0, d, 0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d = np.floor(hf * float(S2) * gmf / tot_g[ga] * (1 - eps)) - 1
+        d = np.where(tot_g[ga] > 0, d, float(KEYMAX))
+        d = np.minimum(np.maximum(d, 0.0), float(KEYMAX)).astype(np.int64)
+        tight = hf <= 0
+        d = np.where(tight, 0, d)
+        down_risk |= tight
+        up_risk |= tight
         self._vera[sids[safe_acc]] += 1
         ga, gsym, gm, d = ga[keep], gsym[keep], gm[keep], d[keep]
+        down_risk, up_risk = down_risk[keep], up_risk[keep]
         gsid = sids[ga]
         gver = self._vera[gsid]
-        down_k = gm - d - 1
-        up_k = -(gm + d + 1)
+        down_k = np.maximum(gm - d - 1, -KEYMAX)
+        up_k = -np.minimum(gm + d + 1, KEYMAX)
         for j in np.unique(gsym).tolist():
             sel = gsym == j
             sym = self._sym_list[j]
             self._side(sym, True)
             pair = self._lists[sym]
-            sj, vj = gsid[sel], gver[sel]
-            pair[0].bufa.append((down_k[sel], sj, vj))
-            pair[1].bufa.append((up_k[sel], sj, vj))
-            pair[0].stale += len(sj)
-            pair[1].stale += len(sj)
+            sd, su = sel & down_risk, sel & up_risk
+            if sd.any():
+                pair[0].bufa.append((down_k[sd], gsid[sd], gver[sd]))
+                pair[0].stale += int(sd.sum())
+            if su.any():
+                pair[1].bufa.append((up_k[su], gsid[su], gver[su]))
+                pair[1].stale += int(su.sum())
 
     def _compact_legs(self) -> None:
         """Drop T2 legs no scope points at any more."""
@@ -785,8 +809,8 @@ class IndexedDetector:
     def _t2_place(self, sid: int) -> Candidate | None:
         """Exact check of a cross account; if safe, a band per symbol (see the module docstring).
 
-        Bands are capped at half the mark, so each leg's notional stays below twice its current
-        one; the MMR bound of a leg is the highest rate of the tiers up to that notional.
+        Loss rates per symbol and direction as in the module docstring; rounding (``_pad`` per
+        leg) is covered twice, once at each end of a move.
         """
         acct = self._obj[sid]
         aid = acct.id
@@ -825,7 +849,7 @@ class IndexedDetector:
             mm += (n * t.mmrs[i] + HALF) // S - t.cums[i]
             err += t.err
             legs.append((self._sym_ix[sym], q, p.cost))
-            rmax = t.prefmax[t.bracket(2 * n + 2)]
+            rmax = t.prefmax[-1]
             a = per.get(sym)
             if a is None:
                 per[sym] = [q, qq * rmax, m]
@@ -853,20 +877,25 @@ class IndexedDetector:
                     emit(sym, True, KEYMAX, sid)
             self._bump_stale(syms)
             return None
-        # G_s in units of 1e-16 per unit of mark: |sum q| * S + sum |q| * mmr bound
+        # loss rates per unit of mark (1e-16 units): falling q S if net long; rising sum|q| MMRmax - q S
         gm = 0
-        for a in per.values():
-            if a[2]:
-                gm += (abs(a[0]) * S + a[1]) * a[2]
+        risk = {}
+        for sym, (sq, qm, m) in per.items():
+            if m:
+                ld = sq * S if sq > 0 else 0
+                lu = qm - sq * S
+                risk[sym] = (ld, lu if lu > 0 else 0)
+                gm += max(risk[sym]) * m
         for sym, (sq, qm, m) in per.items():
             if not m:
                 emit(sym, True, KEYMAX, sid)
                 continue
-            d = (h * S2 * m) // gm if gm else m
-            if d > m // 2:
-                d = m // 2
-            emit(sym, True, m - d - 1, sid)
-            emit(sym, False, m + d + 1, sid)
+            ld, lu = risk[sym]
+            d = (h * S2 * m) // gm if gm else KEYMAX
+            if ld:
+                emit(sym, True, m - d - 1, sid)
+            if lu:
+                emit(sym, False, m + d + 1, sid)
         self._bump_stale(syms)
         return None
 
