@@ -108,6 +108,12 @@ class Exchange:
         state["_detector"] = state["_holders"] = None  # derived: rebuilt after a snapshot is loaded
         return state
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "guard" not in state:  # a snapshot from before trader protection: start it fresh
+            from .guard import Guard
+            self.guard = Guard(self)
+
     def insurance_account(self, asset: str) -> int:
         """The insurance fund of a margin asset: a venue account holding its wallet and positions."""
         fund = self.insurance_funds.get(asset)

@@ -44,6 +44,7 @@ def _place_order(ex: Exchange, account_id: int, symbol: str, side: str, type: st
                  price: int | None = None, time_in_force: str | None = None, reduce_only: bool = False,
                  position_side: str | None = None, client_order_id: str | None = None,
                  stp_mode: str | None = None):
+    ex.guard.check_order(account_id, symbol, side, reduce_only, position_side, False, ex.now)
     return ex.orders.place(account_id, symbol, side, type, quantity, price, time_in_force, reduce_only,
                            position_side, client_order_id, stp_mode, ex.now)
 
@@ -62,11 +63,15 @@ def _cancel_all_orders(ex: Exchange, account_id: int, symbol: str):
 @handler("modify_order")
 def _modify_order(ex: Exchange, account_id: int, symbol: str, side: str, quantity: int, price: int,
                   order_id: int | None = None, client_order_id: str | None = None):
+    o = ex.orders.find(account_id, symbol, order_id, client_order_id)
+    ex.guard.check_order(account_id, symbol, side, o.reduce_only, o.position_side, False, ex.now)
     return ex.orders.modify(account_id, symbol, side, quantity, price, order_id, client_order_id, ex.now)
 
 
 @handler("place_algo_order")
 def _place_algo_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, **kw):
+    ex.guard.check_order(account_id, symbol, side, kw.get("reduce_only", False), kw.get("position_side"),
+                         kw.get("close_position", False), ex.now)
     return ex.orders.place_algo(account_id, symbol, side, type, now=ex.now, **kw)
 
 
