@@ -326,7 +326,8 @@ def test_user_stream_orders_and_algo(tmp_path):
         assert (fill["c"], fill["o"], fill["l"], fill["z"], fill["L"], fill["N"], fill["m"]) == (
             "mkt-1", "MARKET", "0.010", "0.010", "60010.0", "USDT", False)
         assert isinstance(fill["i"], int) and isinstance(fill["t"], int) and float(fill["n"]) > 0
-        assert any(m["e"] == "ACCOUNT_UPDATE" and m["a"]["m"] == "ORDER" for m in msgs)
+        au = [m["a"] for m in msgs if m["e"] == "ACCOUNT_UPDATE" and m["a"]["m"] == "ORDER"]
+        assert au and au[0]["P"][0]["ep"] == "60010.0" and float(au[0]["P"][0]["bep"]) > 60010
         assert any(m["e"] == "TRADE_LITE" for m in msgs)
         algo = [m["o"] for m in msgs if m["e"] == "ALGO_UPDATE"]
         assert [a["X"] for a in algo] == ["NEW", "CANCELED"] and algo[0]["tp"] == "55000.0"

@@ -12,6 +12,7 @@ from perpsim.core.events import (BalanceChanged, ConfigChanged, LiquidationRecor
                                  PositionChanged, TradeSettled)
 from perpsim.core.exchange import Command, Result
 from perpsim.core.ledger import FUTURES
+from perpsim.core.margin import break_even_price
 
 from . import shapes
 
@@ -156,7 +157,8 @@ def account_updates(service, cmd: Command, result: Result) -> list[tuple[int, ob
                 f = ch.position_figures(pos)
                 positions.append({"s": symbol, "pa": shapes.qty(ins, pos.qty),
                                   "ep": shapes.price(ins, f.entry_price) if pos.qty else "0",
-                                  "bep": shapes.price(ins, f.entry_price) if pos.qty else "0", "cr": "0",
+                                  "bep": shapes.price(ins, break_even_price(pos.qty, pos.cost, acct.taker_rate))
+                                  if pos.qty else "0", "cr": "0",
                                   "up": shapes.money(f.unrealized_pnl), "mt": "isolated" if pos.isolated else "cross",
                                   "iw": shapes.money(f.isolated_wallet), "ps": side})
             out.append((account_id, {"e": "ACCOUNT_UPDATE", "E": c["time"] or ex.now, "T": c["time"] or ex.now,
