@@ -110,6 +110,7 @@ def test_orders_raw(tmp_path):
         assert "COMMISSION" in kinds and "TRANSFER" in kinds
         com = [i for i in inc if i["incomeType"] == "COMMISSION"]
         assert float(com[0]["income"]) == -float(t["commission"]) and isinstance(com[0]["tranId"], int)
+        assert com[0]["tradeId"] == str(t["id"])
         assert all(isinstance(i["tradeId"], str) for i in inc)
         only = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "COMMISSION"}))
         assert [i["incomeType"] for i in only] == ["COMMISSION"]
@@ -394,6 +395,7 @@ def test_liquidation_force_orders_and_user_stream(tmp_path, path):
         assert pos == [] or float(pos[0]["positionAmt"]) == 0
         inc = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "REALIZED_PNL"}))
         assert inc and float(inc[-1]["income"]) < 0
+        assert inc[-1]["tradeId"] != "" if path == "book" else inc[-1]["tradeId"] == ""
         if path == "book":
             trades = ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT"}))
             assert trades[-1]["orderId"] == o["i"] and trades[-1]["side"] == "SELL"

@@ -652,9 +652,44 @@ async def income(ctx):
     else:   # the newest rows, ascending: page 1 is the last ``limit`` of them
         stop = len(rows) - (page - 1) * limit
         rows = rows[max(0, stop - limit):stop] if stop > 0 else []
+    trade_ids = _income_trade_ids(ctx, rows)
     return [{"symbol": r["symbol"] or "", "incomeType": _INCOME_OF[r["reason"]], "income": shapes.money(r["delta"]),
              "asset": r["asset"], "info": _INCOME_OF[r["reason"]], "time": r["time"], "tranId": r["_rowid"],
-             "tradeId": ""} for r in rows]
+             "tradeId": trade_ids.get(r["_rowid"], "")} for r in rows]
+
+
+def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
+    """tradeId of COMMISSION and REALIZED_PNL rows: a command's fills of one account and symbol
+    settle in order, each writing its commission and realized PnL rows (when not zero) and its
+    order update, so the n-th such row of a command is the n-th fill with that amount not zero
+    (checked by value; a close without a fill of its own, an insurance takeover or ADL, has none)."""
+    wanted = [r for r in rows if r["reason"] in ("COMMISSION", "REALIZED_PNL")]
+    if not wanted:
+        return {}
+    seqs = sorted({r["seq"] for r in wanted})
+    out: dict[int, str] = {}
+    for i in range(0, len(seqs), 500):
+        chunk = seqs[i:i + 500]
+        marks = ", ".join("?" * len(chunk))
+        args = (ctx.account_id, *chunk)
+        fills = _sql(ctx, f"SELECT seq, symbol, trade_id, commission, realized_profit FROM order_updates "
+                          f"WHERE account_id = ? AND seq IN ({marks}) AND execution_type IN ('TRADE', 'CALCULATED') "
+                          f"ORDER BY seq, rowid", args)
+        changes = _sql(ctx, f"SELECT rowid AS _rowid, seq, symbol, reason, delta FROM balance_changes "
+                            f"WHERE account_id = ? AND seq IN ({marks}) AND reason IN ('COMMISSION', 'REALIZED_PNL') "
+                            f"ORDER BY seq, rowid", args)
+        queues: dict[tuple, list] = {}
+        for f in fills:
+            if f["commission"]:
+                queues.setdefault((f["seq"], f["symbol"], "COMMISSION"), []).append((-f["commission"], f["trade_id"]))
+            if f["realized_profit"]:
+                queues.setdefault((f["seq"], f["symbol"], "REALIZED_PNL"), []).append(
+                    (f["realized_profit"], f["trade_id"]))
+        for c in changes:
+            q = queues.get((c["seq"], c["symbol"], c["reason"]))
+            if q and q[0][0] == c["delta"]:
+                out[c["_rowid"]] = str(q.pop(0)[1])
+    return out
 
 
 @endpoint("GET", "/fapi/v1/positionMargin/history", SIGNED, weight=1,
@@ -734,6 +769,19 @@ async def force_orders(ctx):
     return ctx.service.read(build)
 
 
+_ADL_CACHE: dict = {}
+
+
+def _quantiles(ex, symbol: str | None) -> dict:
+    """``adl_quantiles`` of the state as it is now, computed once per applied command."""
+    key = (id(ex), ex.commands, symbol)
+    hit = _ADL_CACHE.get("key")
+    if hit != key:
+        _ADL_CACHE.clear()
+        _ADL_CACHE["key"], _ADL_CACHE["value"] = key, adl_quantiles(ex.clearing, symbol)
+    return _ADL_CACHE["value"]
+
+
 @endpoint("GET", "/fapi/v1/adlQuantile", SIGNED, weight=5, params=(SYMBOL_OPT,))
 async def adl_quantile(ctx):
     """The ADL quantile (0 to 4) of this account's open positions, per symbol."""
@@ -742,7 +790,7 @@ async def adl_quantile(ctx):
         _ins_of(ctx, symbol)
 
     def build(ex):
-        mine = adl_quantiles(ex.clearing, symbol).get(ctx.account_id, {})
+        mine = _quantiles(ex, symbol).get(ctx.account_id, {})
         return [{"symbol": s, "adlQuantile": dict(mine[s])} for s in sorted(mine)]
     return ctx.service.read(build)
 
@@ -751,7 +799,7 @@ def adl_of(ex, pos) -> int:
     """positionRisk v3 ``adl``: the position's ADL quantile (0 when flat)."""
     if not pos.qty:
         return 0
-    row = adl_quantiles(ex.clearing, pos.symbol).get(pos.account_id, {}).get(pos.symbol, {})
+    row = _quantiles(ex, None).get(pos.account_id, {}).get(pos.symbol, {})
     return int(row.get(pos.side, 0))
 
 
