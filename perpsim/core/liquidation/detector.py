@@ -43,7 +43,7 @@ of their symbols (and by the hooks) until they recover or the waterfall closes t
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right, insort
 from typing import NamedTuple
 
 import numpy as np
@@ -134,10 +134,14 @@ class _SideList:
     DOWN lists hold long-like keys and are queried with ``x = mark``; UP lists hold negated keys
     and are queried with ``x = -mark``. Entries live in sorted runs (numpy arrays of key, sid,
     version, valid up to ``end``): a query cuts its hits off the end of each run with one
-    ``searchsorted``. New entries are buffered and become one run at the end of each call; runs
-    are merged binomially (a run is merged into the previous one once it reaches half its size),
-    so there are O(log n) of them, and void entries are dropped when runs merge.
+    ``searchsorted``. Single new entries go to a small sorted list (``buf``, queried by bisection)
+    that becomes a run once it holds ``BUF_MAX``; batches from the numpy paths become a run at the
+    end of the call. Runs are merged binomially (a run is merged into the previous one once it
+    reaches half its size), so there are O(log n) of them, and void entries are dropped when runs
+    merge.
     """
+
+    BUF_MAX = 256
 
     __slots__ = ("runs", "buf", "bufa", "stale")
 
@@ -159,11 +163,22 @@ class _SideList:
                 ok = sids[run[2][i:end] == ver_arr[sids]]
                 run[3] = i
                 got = ok if got is None else np.concatenate([got, ok])
+        buf = self.buf
+        if buf and buf[-1][0] >= x:
+            j = bisect_left(buf, (x,))
+            ok = [sid for _, sid, ver in buf[j:] if ver_arr[sid] == ver]
+            del buf[j:]
+            if ok:
+                arr = np.array(ok, dtype=np.int64)
+                got = arr if got is None else np.concatenate([got, arr])
         return got
+
+    def add(self, key: int, sid: int, ver: int) -> None:
+        insort(self.buf, (key, sid, ver))
 
     def flush(self, ver_arr: np.ndarray) -> None:
         """Turn the buffered entries into a run; merge runs; compact when void entries pile up."""
-        if not self.buf and not self.bufa:
+        if not self.bufa and len(self.buf) < self.BUF_MAX:
             return
         parts = list(self.bufa)
         if self.buf:
@@ -699,7 +714,7 @@ class IndexedDetector:
             cols[1].append(sid)
             cols[2].append(ver)
         else:
-            self._side(sym, down).buf.append((k, sid, ver))
+            self._side(sym, down).add(k, sid, ver)
 
     def _refresh(self, sid: int) -> Candidate | None:
         """Void the scope's entries, check it exactly, then flag it or index it again."""
