@@ -27,6 +27,7 @@ from .params import Params
 from .ratelimit import RateLimiter
 from .routes import ADMIN, ROUTES, SIGNED, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
+from perpsim.venue.webhooks import WebhookSender
 
 log = logging.getLogger("perpsim.server")
 
@@ -50,6 +51,7 @@ class Server:
         self.admin_token = admin_token
         self.limiter = limiter or RateLimiter()
         self.hub = StreamHub(service)
+        self.webhooks = WebhookSender(service)
         routes = [Route("/openapi.json", self.openapi_json, methods=["GET"])]
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
@@ -62,10 +64,12 @@ class Server:
         if self.service._loop is None:
             await self.service.start()
         self.hub.start()
+        self.webhooks.start()
         try:
             yield
         finally:
             await self.hub.stop()
+            await self.webhooks.stop()
 
     async def openapi_json(self, request: Request) -> JSONResponse:
         return JSONResponse(openapi())

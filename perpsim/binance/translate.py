@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 from perpsim.core.events import (BalanceChanged, ConfigChanged, LiquidationRecord, MarginCall, MarkPriceUpdate,
                                  PositionChanged, TradeSettled)
 from perpsim.core.exchange import Command, Result
+from perpsim.core.guard import Notification
 from perpsim.core.ledger import FUTURES
 from perpsim.core.margin import break_even_price
 
@@ -100,6 +101,16 @@ def _margin_call(service, e: MarginCall) -> Iterable:
         return rows
     payload = {"e": "MARGIN_CALL", "E": e.time, "cw": shapes.money(e.cross_wallet), "p": service.read(build)}
     return [(e.account_id, payload)]
+
+
+@user(Notification)
+def _notification(service, e: Notification) -> Iterable:
+    """Trader-protection alerts reach the user stream as MARGIN_CALL (the event clients know)."""
+    if e.kind not in ("MARGIN_ALERT", "LIQUIDATION_PRICE_ALERT"):
+        return []
+    call = MarginCall(e.time, e.account_id, "CROSSED", "", "", 0, 0, 0, 0)
+    return _margin_call(service, call._replace(cross_wallet=service.read(
+        lambda ex: ex.clearing.balance(e.account_id, FUTURES, "USDT"))))
 
 
 @user(ConfigChanged)
