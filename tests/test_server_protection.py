@@ -90,3 +90,44 @@ def test_preview_and_review_endpoints(tmp_path):
         r = srv.signed("POST", "/fapi/v1/order", acct, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                                         "quantity": "0.01"}, body=True)
         assert r.json()["code"] == -4192
+
+
+def test_notifications_are_posted_to_the_webhook(tmp_path):
+    import http.server
+    import threading
+    import time
+
+    received = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        with running_server(tmp_path) as srv:
+            srv.admin("POST", "/admin/v1/insurance", {"asset": "USDT", "amount": "1000000"})
+            srv.price("BTCUSDT", "60000")
+            maker = client(srv, srv.account(deposit="1000000"))
+            acct = srv.account(deposit="1000")
+            trader = client(srv, acct)
+            url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
+            assert srv.signed("POST", "/perpsim/v1/webhook", acct, {"url": url}, body=True).status_code == 200
+            trader.futures_change_margin_type(symbol="BTCUSDT", marginType="ISOLATED")
+            maker.futures_create_order(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
+                                       quantity="0.01", price="60000")
+            trader.futures_create_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.01")
+            srv.price("BTCUSDT", "56000")
+            deadline = time.time() + 10
+            while not any(r["kind"] == "LIQUIDATION" for r in received) and time.time() < deadline:
+                time.sleep(0.05)
+    finally:
+        hook.shutdown()
+    kinds = {r["kind"] for r in received}
+    assert "LIQUIDATION" in kinds and all(r["accountId"] == acct["accountId"] for r in received)
