@@ -219,7 +219,24 @@ def test_algo_orders_and_legacy_switch(tmp_path):
         lo = ok(post(srv, "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "side": "BUY", "type": "STOP_MARKET",
                                                  "quantity": "0.01", "stopPrice": "65000"}))
         assert (lo["type"], lo["status"], lo["stopPrice"]) == ("STOP_MARKET", "NEW", "65000.0")
-        assert ok(srv.signed("GET", "/fapi/v1/openAlgoOrders", tr))[0]["algoId"] == lo["orderId"]
+        algo_id = ok(srv.signed("GET", "/fapi/v1/openAlgoOrders", tr))[0]["algoId"]
+        assert lo["orderId"] == 10**12 + algo_id   # one id space with the regular orders
+        ref = {"symbol": "BTCUSDT", "orderId": lo["orderId"]}
+        assert ok(srv.signed("GET", "/fapi/v1/order", tr, ref))["type"] == "STOP_MARKET"
+        assert ok(srv.signed("GET", "/fapi/v1/openOrder", tr, ref))["orderId"] == lo["orderId"]
+        assert [o["orderId"] for o in ok(srv.signed("GET", "/fapi/v1/openOrders", tr))] == [lo["orderId"]]
+        err(srv.signed("GET", "/fapi/v1/order", mm, ref), -2013)
+        err(srv.signed("DELETE", "/fapi/v1/order", mm, ref), -2011)
+        assert ok(srv.signed("DELETE", "/fapi/v1/order", tr, ref))["status"] == "CANCELED"
+        err(srv.signed("DELETE", "/fapi/v1/order", tr, ref), -2011)
+        by_cid = ok(post(srv, "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "side": "BUY", "type": "STOP_MARKET",
+                                                     "quantity": "0.01", "stopPrice": "65000",
+                                                     "newClientOrderId": "legacy-stop"}))
+        assert ok(srv.signed("DELETE", "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "origClientOrderId": "legacy-stop"}
+                             ))["orderId"] == by_cid["orderId"]
+        srv.admin("POST", "/admin/v1/settings", {"name": "legacy_conditional_orders", "value": False})
+        err(post(srv, "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "side": "BUY", "type": "STOP_MARKET",
+                                             "quantity": "0.01", "stopPrice": "65000"}), -4120)
 
 
 def test_python_binance_client(tmp_path):

@@ -30,6 +30,8 @@ MAX_BATCH = 5
 MAX_CANCEL_LIST = 10
 LEGACY_SETTING = "legacy_conditional_orders"
 MAX_ID = 2**63 - 1          # ids and times: SQLite integers
+#: legacy_conditional_orders: a conditional order's orderId is this plus its algoId (one id space, no clash)
+LEGACY_ID_BASE = 10**12
 
 _SIDES = ("BUY", "SELL")
 _POSITION_SIDES = ("BOTH", "LONG", "SHORT")
@@ -153,12 +155,15 @@ def _shaped(ctx, view: dict, ack: bool = False) -> dict:
     return order_json(_ins_of(ctx, view["symbol"]), view, ack)
 
 
-def _legacy_order_reply(ins, v: dict) -> dict:
-    """A conditional order accepted on /fapi/v1/order (legacy setting): the algo order in the
-    order shape, with the algoId as orderId."""
-    status = {"NEW": "NEW", "CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "REJECTED"}.get(
-        v["algoStatus"], "NEW")
-    view = {"orderId": v["algoId"], "symbol": v["symbol"], "status": status, "clientOrderId": v["clientAlgoId"],
+_LEGACY_STATUS = {"NEW": "NEW", "CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "EXPIRED"}
+
+
+def _legacy_order_reply(ins, v: dict, order: dict | None = None) -> dict:
+    """A conditional order in the legacy order shape (legacy_conditional_orders setting): the algo
+    order with LEGACY_ID_BASE + algoId as orderId; once triggered, the status and fills of the order
+    it placed."""
+    status = _LEGACY_STATUS.get(v["algoStatus"], "NEW")
+    view = {"orderId": LEGACY_ID_BASE + v["algoId"], "symbol": v["symbol"], "status": status, "clientOrderId": v["clientAlgoId"],
             "price": v["price"] or 0, "avgPrice": 0, "origQty": v["quantity"] or 0, "executedQty": 0, "cumQty": 0,
             "cumQuote": 0, "timeInForce": v["timeInForce"], "type": v["orderType"], "reduceOnly": v["reduceOnly"],
             "closePosition": v["closePosition"], "side": v["side"], "positionSide": v["positionSide"],
@@ -166,7 +171,28 @@ def _legacy_order_reply(ins, v: dict) -> dict:
             "origType": v["orderType"], "selfTradePreventionMode": v["selfTradePreventionMode"],
             "time": v["createTime"], "updateTime": v["updateTime"], "activatePrice": v["activatePrice"],
             "priceRate": v["callbackRate"]}
+    if order is not None:
+        view.update({k: order[k] for k in ("status", "avgPrice", "origQty", "executedQty", "cumQty", "cumQuote",
+                                           "updateTime")})
     return order_json(ins, view)
+
+
+def _legacy_algo(ex, account_id: int, symbol: str, oid: int | None, cid: str | None):
+    """The conditional order a legacy client names by orderId (LEGACY_ID_BASE + algoId) or by
+    client id, or None."""
+    if oid is not None and oid < LEGACY_ID_BASE:
+        return None
+    try:
+        a = ex.orders.find_algo(account_id, oid - LEGACY_ID_BASE if oid is not None else None,
+                                cid if oid is None else None)
+    except VenueError:
+        return None
+    return a if a.symbol == symbol else None
+
+
+def _legacy_view(ex, a) -> dict:
+    order = ex.orders.orders[a.actual_order_id].view() if a.actual_order_id in ex.orders.orders else None
+    return _legacy_order_reply(ex.clearing.instruments[a.symbol], a.view(), order)
 
 
 def _order_ref(p: Params) -> tuple[int | None, str | None]:
@@ -254,7 +280,7 @@ async def new_order(ctx):
         args = _algo_args(p, ctx.account_id, legacy=True)
         ins = _ins_of(ctx, args["symbol"])
         r = await run(ctx, "place_algo_order", **args)
-        return _legacy_order_reply(ins, r.reply)
+        return _legacy_order_reply(ins, r.reply, None)
     args = _order_args(p, ctx.account_id)
     ack = _resp_type(p) == "ACK"
     ins = _ins_of(ctx, args["symbol"])
@@ -269,8 +295,17 @@ async def query_order(ctx):
     symbol = p.symbol()
     ins = _ins_of(ctx, symbol)
     oid, cid = _order_ref(p)
-    view = ctx.service.read(lambda ex: ex.orders.find(ctx.account_id, symbol, oid, cid).view())
-    return order_json(ins, view)
+    legacy = _legacy(ctx)
+
+    def build(ex):
+        try:
+            return order_json(ins, ex.orders.find(ctx.account_id, symbol, oid, cid).view())
+        except VenueError as e:
+            a = _legacy_algo(ex, ctx.account_id, symbol, oid, cid) if legacy and e.code == -2013 else None
+            if a is None:
+                raise
+            return _legacy_view(ex, a)
+    return ctx.service.read(build)
 
 
 @endpoint("DELETE", "/fapi/v1/order", SIGNED, weight=1, permission="TRADE", params=ORDER_REF)
@@ -280,7 +315,17 @@ async def cancel_order(ctx):
     symbol = p.symbol()
     ins = _ins_of(ctx, symbol)
     oid, cid = _order_ref(p)
-    r = await run(ctx, "cancel_order", account_id=ctx.account_id, symbol=symbol, order_id=oid, client_order_id=cid)
+    try:
+        r = await run(ctx, "cancel_order", account_id=ctx.account_id, symbol=symbol, order_id=oid,
+                      client_order_id=cid)
+    except VenueError as e:
+        if e.code != -2011 or not _legacy(ctx):
+            raise
+        a = ctx.service.read(lambda ex: _legacy_algo(ex, ctx.account_id, symbol, oid, cid))
+        if a is None or not a.is_open:
+            raise
+        await run(ctx, "cancel_algo_order", account_id=ctx.account_id, algo_id=a.algo_id)
+        return ctx.service.read(lambda ex: _legacy_view(ex, ex.orders.algos[a.algo_id]))
     return order_json(ins, r.reply)
 
 
@@ -407,9 +452,14 @@ async def open_orders(ctx):
     if symbol is not None:
         _ins_of(ctx, symbol)
 
+    legacy = _legacy(ctx)
+
     def build(ex):
-        return [order_json(ex.clearing.instruments[o.symbol], o.view())
-                for o in ex.orders.open_orders(ctx.account_id, symbol)]
+        out = [order_json(ex.clearing.instruments[o.symbol], o.view())
+               for o in ex.orders.open_orders(ctx.account_id, symbol)]
+        if legacy:   # the conditional orders too, as before the algo service
+            out += [_legacy_view(ex, a) for a in ex.orders.open_algo_orders(ctx.account_id, symbol)]
+        return out
     return ctx.service.read(build)
 
 
@@ -421,12 +471,20 @@ async def open_order(ctx):
     ins = _ins_of(ctx, symbol)
     oid, cid = _order_ref(p)
 
+    legacy = _legacy(ctx)
+
     def build(ex):
-        o = ex.orders.find(ctx.account_id, symbol, oid, cid)
+        try:
+            o = ex.orders.find(ctx.account_id, symbol, oid, cid)
+        except VenueError as e:
+            a = _legacy_algo(ex, ctx.account_id, symbol, oid, cid) if legacy and e.code == -2013 else None
+            if a is None or not a.is_open:
+                raise
+            return _legacy_view(ex, a)
         if not o.is_open:
             raise VenueError(-2013, "Order does not exist.")
-        return o.view()
-    return order_json(ins, ctx.service.read(build))
+        return order_json(ins, o.view())
+    return ctx.service.read(build)
 
 
 @endpoint("GET", "/fapi/v1/allOrders", SIGNED, weight=5,
