@@ -11,16 +11,26 @@ import json
 import sqlite3
 from typing import Iterable
 
-from perpsim.core.events import BalanceChanged, ConfigChanged, FundingSettled, PositionChanged, TradeSettled
+from perpsim.core.events import (AdlRecord, BalanceChanged, ConfigChanged, FundingSettled, InsuranceFundChanged,
+                                 LiquidationRecord, MarginCall, PositionChanged, TradeSettled)
+from perpsim.core.guard import Notification, RestrictionChanged
+from perpsim.core.orders import AlgoUpdate, OrderUpdate
 
-#: event type -> table name. Later read models (orders, liquidations, ADL, insurance, margin
-#: calls) register here too.
+#: event type -> table name: every read model of the venue.
 TABLES: dict[type, str] = {
     BalanceChanged: "balance_changes",   # Binance's income history (REALIZED_PNL, COMMISSION, TRANSFER, ...)
     TradeSettled: "trades",              # userTrades
     PositionChanged: "position_changes",
     ConfigChanged: "config_changes",
     FundingSettled: "funding_rates",     # GET /fapi/v1/fundingRate
+    OrderUpdate: "order_updates",        # orders and allOrders
+    AlgoUpdate: "algo_updates",          # allAlgoOrders
+    LiquidationRecord: "liquidations",   # forceOrders, the liquidation history and the review
+    AdlRecord: "adl_records",            # forceOrders (ADL)
+    InsuranceFundChanged: "insurance_fund",  # the insurance funds' full history
+    MarginCall: "margin_calls",
+    Notification: "notifications",       # trader protection
+    RestrictionChanged: "restrictions",
 }
 
 
