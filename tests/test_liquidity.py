@@ -57,3 +57,48 @@ def test_liquidation_order_slips_through_the_book_and_pays_the_clearance_fee():
     assert rec.clearance_fee > 0 and rec.insurance_delta >= rec.clearance_fee
     assert ex.clearing.is_balanced()
     print(fmt(rec.execution_price), fmt(rec.clearance_fee))
+
+
+def test_a_large_position_is_partially_liquidated():
+    """One IOC for the quantity that restores the margin at the mark; the rest stays open
+    (binance-mechanics.md 6.2, option (b), a venue setting). It can only work where the marginal MMR
+    exceeds the 1.25% clearance fee: BTCUSDT from tier 5 (2%, 12M notional) up. Below it the fee costs
+    more margin than the close frees, Binance's "already bankrupt when first entering liquidation"."""
+    ex = make()
+    run(ex, "deposit", account_id=2, asset="USDT", amount=P("2000000"))
+    run(ex, "set_margin_type", account_id=2, symbol="BTCUSDT", margin_type="ISOLATED")
+    run(ex, "set_leverage", account_id=2, symbol="BTCUSDT", leverage=20)
+    book = dict(levels=30, spread_bps=2, step_bps=1, notional=P("20000000"))
+    run(ex, "quote", account_id=1, symbol="BTCUSDT", **book)
+    run(ex, "place_order", account_id=2, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("250"),
+        price=P("61500"), time_in_force="IOC")   # above MARKET_LOT_SIZE's 120: a marketable limit
+    pos = ex.clearing.accounts[2].positions[("BTCUSDT", "BOTH")]
+    assert pos.qty == P("250")
+    lp = ex.clearing.position_figures(pos).liquidation_price
+    assert ex.clearing.table("BTCUSDT").for_notional(250 * lp).mmr == P("0.02")   # tier 5 at the LP
+    run(ex, "set_index", symbol="BTCUSDT", price=lp + P("200"))
+    run(ex, "quote", account_id=1, symbol="BTCUSDT", **book)
+    r = run(ex, "set_index", symbol="BTCUSDT", price=lp - P("5"))
+    rec, = [e for e in r.events if isinstance(e, LiquidationRecord)]
+    assert rec.partial and 0 < rec.book_qty < P("250") and rec.insurance_qty == rec.adl_qty == 0
+    assert 0 < pos.qty < P("250")
+    assert ex.clearing.position_figures(pos).margin_ratio < P("1")          # compliant again
+    assert ex.clearing.is_balanced()
+
+
+def test_partial_liquidation_can_be_switched_off():
+    ex = make()
+    run(ex, "set_setting", name="partial_liquidation", value=False)
+    run(ex, "deposit", account_id=2, asset="USDT", amount=P("2000000"))
+    run(ex, "set_margin_type", account_id=2, symbol="BTCUSDT", margin_type="ISOLATED")
+    book = dict(levels=30, spread_bps=2, step_bps=1, notional=P("20000000"))
+    run(ex, "quote", account_id=1, symbol="BTCUSDT", **book)
+    run(ex, "place_order", account_id=2, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("250"),
+        price=P("61500"), time_in_force="IOC")   # above MARKET_LOT_SIZE's 120: a marketable limit
+    pos = ex.clearing.accounts[2].positions[("BTCUSDT", "BOTH")]
+    lp = ex.clearing.position_figures(pos).liquidation_price
+    run(ex, "set_index", symbol="BTCUSDT", price=lp + P("200"))
+    run(ex, "quote", account_id=1, symbol="BTCUSDT", **book)
+    r = run(ex, "set_index", symbol="BTCUSDT", price=lp - P("5"))
+    rec, = [e for e in r.events if isinstance(e, LiquidationRecord)]
+    assert not rec.partial and pos.qty == 0

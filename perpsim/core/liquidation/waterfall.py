@@ -202,7 +202,11 @@ class Liquidator:
         return self.ch.table(pos.symbol).for_notional(n).number > 1
 
     def partial_qty(self, acct, pos: Position) -> int:
-        """The fewest steps that bring the scope's MR to the target at the mark, after the fee [I]."""
+        """The fewest steps whose close at the mark, after the clearance fee, brings the scope's MR to
+        the target [I]. The surplus ``g(q) = target x (equity - fee(q)) - MM_after(q)`` is concave in q
+        (MM is convex in the notional, the fee linear), so its compliant set is an interval: find its
+        peak, then the smallest compliant q below it. None compliant (the fee eats more margin than
+        the close frees, Binance's "already bankrupt") -> the whole position."""
         ch = self.ch
         ins = ch.instruments[pos.symbol]
         table = ch.table(pos.symbol)
@@ -210,20 +214,29 @@ class Liquidator:
         target = setting(self.ex, "partial_target_ratio")
         mb, mm = self.scope_figures(acct, pos)
         total = abs(pos.qty)
+        step = ins.step_size
         mm_pos = table.maint_margin(notional(total, mark))
 
-        def ok(q: int) -> bool:
+        def g(steps: int) -> int:
+            q = steps * step
             fee = mul(notional(q, mark), ins.liquidation_fee)
             mm_after = mm - mm_pos + table.maint_margin(notional(total - q, mark))
-            return mb - fee > 0 and mm_after * SCALE <= target * (mb - fee)
+            return target * (mb - fee) - mm_after * SCALE
 
-        step = ins.step_size
-        lo, hi = 1, total // step  # in steps
-        if not ok(hi * step):
+        lo, hi = 1, total // step
+        while hi - lo > 2:                       # ternary search for the peak of a concave g
+            m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
+            if g(m1) < g(m2):
+                lo = m1 + 1
+            else:
+                hi = m2 - 1
+        peak = max(range(lo, hi + 1), key=g)
+        if g(peak) < 0:
             return total
+        lo, hi = 1, peak                          # g increases up to the peak: the first compliant q
         while lo < hi:
             mid = (lo + hi) // 2
-            if ok(mid * step):
+            if g(mid) >= 0:
                 hi = mid
             else:
                 lo = mid + 1
