@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from perpsim.core.events import AdlRecord, LiquidationRecord
-from perpsim.core.fixed import SCALE, fmt, fmt_plain, mul
+from perpsim.core.fixed import fmt, fmt_plain
 from perpsim.core.orders import LIQUIDATION, AlgoUpdate, OrderUpdate
 from perpsim.venue import history
 
@@ -228,8 +228,4 @@ def _adl(service, r: AdlRecord) -> Iterable:
     return [(r.account_id, {"e": "ORDER_TRADE_UPDATE", "E": r.time, "T": r.time, "o": o})]
 
 
-def cum_quote(qty: int, price: int) -> int:
-    return mul(qty, price)
-
-
-__all__ = ["order_json", "algo_json", "avg", "quote", "liquidation_order_id", "liquidation_price", "SCALE"]
+__all__ = ["order_json", "algo_json", "avg", "quote", "liquidation_order_id", "liquidation_price"]

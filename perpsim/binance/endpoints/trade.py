@@ -147,14 +147,6 @@ def _ins_of(ctx, symbol):
     return instrument(ctx, symbol)
 
 
-def _view(ctx, order_id: int) -> dict:
-    return ctx.service.read(lambda ex: ex.orders.orders[order_id].view())
-
-
-def _shaped(ctx, view: dict, ack: bool = False) -> dict:
-    return order_json(_ins_of(ctx, view["symbol"]), view, ack)
-
-
 _LEGACY_STATUS = {"NEW": "NEW", "CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "EXPIRED"}
 
 
@@ -751,7 +743,7 @@ def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
 
 
 @endpoint("GET", "/fapi/v1/positionMargin/history", SIGNED, weight=1,
-          params=(SYMBOL, Param("type", "integer", enum=("1", "2"))) + TIME_RANGE)
+          params=(SYMBOL, Param("type", "integer", description="1 added, 2 removed")) + TIME_RANGE)
 async def position_margin_history(ctx):
     """Isolated margin added (type 1) or removed (type 2) through POST /fapi/v1/positionMargin."""
     p = ctx.params
