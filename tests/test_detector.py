@@ -307,3 +307,20 @@ def test_cross_bands_never_miss_a_liquidation(vector_min, seed):
             ch.set_mark(s, upd[s])
         got = det.on_marks(upd)
         check_all(det, ch, got, numpy_too=tick % 20 == 0)
+
+
+def test_discard_by_candidate_or_scope_and_hooks_bring_a_scope_back():
+    ch, ids, mm = population(11, n=40)
+    det = IndexedDetector(ch)
+    r = random.Random(12)
+    got = []
+    while len(got) < 2:
+        got = det.on_marks(move(ch, r, 0.03))
+    first, second = got[0], got[1]
+    det.discard(first)
+    det.discard_many([second.scope])
+    assert first.scope not in det.scopes() and second.scope not in det.scopes()
+    assert det.scope_of(first.sid) == first.scope
+    # nothing was closed in the clearing house: a hook on the account finds it again
+    again = det.on_account_changed(first.account_id)
+    assert first.scope in {c.scope for c in again} and first.scope in det.scopes()
