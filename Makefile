@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/perpsim demo
+	$(BIN)/perpsim serve
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
