@@ -11,23 +11,27 @@ Population (seeded, ``numpy.random.default_rng(1)``), built straight into a ``Cl
   gives a surplus ``g = MB - MM = d x gross notional`` at the initial marks, ``d`` as above.
   One-symbol accounts go to the T1 index, the others to T2 bands;
 * 8 symbols: BTCUSDT, ETHUSDT, XRPUSDT and 5 clones of their bracket tables;
-* a mark path of 1,000 ticks (quick: 200): every tick moves all 8 marks (common factor sd 0.05%,
-  own sd 0.03%: 1-3 s mark updates of a volatile market), with a crash segment over ticks [40%, 50%) of the path taking the common
-  factor down 15%, then a 5% rebound over the next 20%.
+* a mark path of 1,000 ticks (quick: 200): every tick moves all 8 marks (common factor sd
+  0.05%, own sd 0.03%: 1-3 s mark updates of a volatile market), with a crash segment over
+  ticks [40%, 50%) of the path taking the common factor down 15%, then a 5% rebound over the
+  next 20%. Variant ``crash="one"`` (``--crash-one``): only BTCUSDT takes the crash and the
+  rebound, about an eighth of the liquidations.
 
 Engines, same population, same ticks, same process:
 
 * ours: ``IndexedDetector.on_marks`` (sorted-index queries, exact re-check of every hit), then
-  ``discard`` of every reported scope (the waterfall would close them);
-* numpy: ``NumpyScan.mask`` (exact int64 full recompute of every scope), every tick;
+  ``discard_many`` of the reported scopes (the waterfall would close them);
 * naive: ``full_scan`` (pure Python over the position objects, margin.py's formulas) on a
-  subset of ticks only (it takes seconds per tick): the first, three in the crash, the last.
+  subset of ticks only (it takes seconds per tick): the first, three in the crash, the last;
+* numpy: ``NumpyScan.mask`` (exact int64 full recompute of every scope), every tick.
 
-After each tick the reported scopes are closed everywhere (positions zeroed in the clearing
-house, dropped from the numpy snapshot). Check: identical liquidation sets (scope tuples) at
-every tick for ours vs numpy, and at the sampled ticks for the naive scan. Timing:
-``perf_counter`` around each engine's call, GC off. Memory: peak RSS (``ru_maxrss``) and
-tracemalloc-free RSS deltas of the index build.
+Phase A builds the population and our index and runs ours (and the naive scan on its ticks),
+closing every reported scope in the clearing house after the tick. Phase B rebuilds the same
+population from the seed, snapshots it for numpy, frees it, and runs numpy, dropping the scopes
+phase A reported at each tick. Check: identical liquidation sets (scope tuples) at every tick for
+ours vs numpy, and at the sampled ticks for ours vs the naive scan. Timing: ``perf_counter``
+around each engine's call, GC off. Memory: peak RSS (``ru_maxrss``) at the end of phase A
+(population + index + our run), then with the numpy peer; RSS deltas of the builds.
 """
 from __future__ import annotations
 
@@ -181,15 +185,26 @@ def build_population(n_iso: int, n_cross: int, seed: int = 1) -> tuple[ClearingH
     return ch, m0
 
 
-def mark_path(m0: dict[str, int], n_ticks: int, tick_sizes: dict[str, int], seed: int = 2) -> list[dict[str, int]]:
+def mark_path(m0: dict[str, int], n_ticks: int, tick_sizes: dict[str, int], seed: int = 2,
+              crash: str = "all") -> list[dict[str, int]]:
+    """Every symbol's mark per tick. ``crash="all"``: the -15% segment is market-wide (every
+    symbol); ``crash="one"``: BTCUSDT alone crashes, the others only walk."""
     rng = np.random.default_rng(seed)
     syms = list(m0)
     common = rng.normal(0.0, 0.0005, n_ticks)
     c0, c1, c2 = int(0.4 * n_ticks), int(0.5 * n_ticks), int(0.7 * n_ticks)
-    common[c0:c1] += math.log(0.85) / (c1 - c0)
-    common[c1:c2] += math.log(1.05) / (c2 - c1)
+    drift = np.zeros(n_ticks)
+    drift[c0:c1] = math.log(0.85) / (c1 - c0)
+    drift[c1:c2] = math.log(1.05) / (c2 - c1)
     own = rng.normal(0.0, 0.0003, (n_ticks, len(syms)))
-    logp = np.cumsum(common[:, None] + own, axis=0)
+    steps = common[:, None] + own
+    if crash == "all":
+        steps += drift[:, None]
+    elif crash == "one":
+        steps[:, 0] += drift
+    else:
+        raise ValueError("crash: 'all' or 'one'")
+    logp = np.cumsum(steps, axis=0)
     path = []
     for t in range(n_ticks):
         row = {}
@@ -213,8 +228,9 @@ def _close(ch: ClearingHouse, scope: tuple) -> None:
         p.qty = p.cost = 0
 
 
-def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
-    """B1; see the module docstring. ``naive_ticks`` caps how many sampled ticks the naive scan times."""
+def run(quick: bool = False, naive_ticks: int | None = None, crash: str = "all") -> dict:
+    """B1; see the module docstring. ``naive_ticks`` caps how many sampled ticks the naive scan times;
+    ``crash="one"`` runs the variant where only BTCUSDT crashes."""
     n_iso, n_cross, n_ticks = (100_000, 10_000, 200) if quick else (1_000_000, 100_000, 1_000)
     c0, c1, c2 = int(0.4 * n_ticks), int(0.5 * n_ticks), int(0.7 * n_ticks)
     sample = sorted({0, c0 + (c1 - c0) // 4, c0 + (c1 - c0) // 2, c1 - 1, n_ticks - 1})
@@ -230,7 +246,7 @@ def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
     t_pop = pc() - t0
     rss_pop = _rss()
     n_open = sum(1 for a in ch.accounts.values() for p in a.positions.values() if p.qty)
-    path = mark_path(m0, n_ticks, {s: ch.instruments[s].tick_size for s in m0})
+    path = mark_path(m0, n_ticks, {s: ch.instruments[s].tick_size for s in m0}, crash=crash)
     t0 = pc()
     det = IndexedDetector(ch)
     t_index = pc() - t0
@@ -301,6 +317,7 @@ def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
     return {
         "benchmark": "liquidation",
         "quick": quick,
+        "crash": "market-wide, every symbol -15%" if crash == "all" else "BTCUSDT alone -15%",
         "isolated_positions": n_iso,
         "cross_accounts": n_cross,
         "open_positions": n_open,
@@ -335,4 +352,4 @@ def run(quick: bool = False, naive_ticks: int | None = None) -> dict:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    print(json.dumps(run(quick="--quick" in sys.argv, crash="one" if "--crash-one" in sys.argv else "all"), indent=2))
