@@ -33,6 +33,8 @@ log = logging.getLogger("perpsim.server")
 
 MAX_BODY = 64 * 1024
 
+NEW_ORDER_ENDPOINTS = {("POST", "/fapi/v1/order"), ("POST", "/fapi/v1/batchOrders"), ("POST", "/fapi/v1/algoOrder")}
+
 _STATUS = {-2014: 401, -2015: 401, -1003: 429, -1015: 429, -1002: 401}
 
 
@@ -103,7 +105,7 @@ class Server:
                 if ep.permission and ep.permission not in record.permissions:
                     raise VenueError(-2015, "Invalid API-key, IP, or permissions for action.")
                 ctx.account_id, ctx.api_key = record.account_id, api_key
-                if ep.permission == "TRADE":
+                if (ep.method, ep.path) in NEW_ORDER_ENDPOINTS:  # Binance counts new orders only
                     headers.update(self.limiter.charge_order(record.account_id))
             result = await ep.handler(ctx)
         except VenueError as e:
