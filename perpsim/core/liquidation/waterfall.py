@@ -178,6 +178,10 @@ class Liquidator:
             events += evs
             realized += sum(e.realized_pnl for e in evs if isinstance(e, TradeSettled) and e.account_id == acct.id)
         events += self.negative_balance_protection(acct.id, wallet, symbol)
+        orders = getattr(ex, "orders", None)
+        if orders is not None and (insurance_qty or adl_qty):  # positions moved outside the book
+            for other in sorted({acct.id, ex.insurance_account(asset)} | {c[0] for c in counterparties}):
+                events += orders.on_position_change(other, symbol, now)
         closed = book_qty + insurance_qty + adl_qty
         avg = (book_value + mul(insurance_qty + adl_qty, exec_price)) * SCALE // closed if closed else limit
         record = LiquidationRecord(
