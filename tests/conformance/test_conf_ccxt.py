@@ -39,6 +39,7 @@ class Session:
         self.loop = LoopThread()
         self.pro = None
         self.orders, self.liqs, self.balances, self.books = Inbox(), Inbox(), Inbox(), Inbox()
+        self.trades, self.public_liqs, self.marks, self.ohlcv = Inbox(), Inbox(), Inbox(), Inbox()
         self.ids: dict = {}
 
     def start_watchers(self) -> None:
@@ -85,7 +86,22 @@ class Session:
                     self.books.errors.append(repr(e))
                     await asyncio.sleep(0.2)
         self.loop.spawn(books())
-        self.venue.wait_streams(user=1, market=("btcusdt@depth@100ms",))
+        self.loop.spawn(watch(self.pro.watch_trades, self.trades, SYM))
+        self.loop.spawn(watch(self.pro.watch_liquidations, self.public_liqs, SYM))
+        self.loop.spawn(watch(self.pro.watch_ohlcv, self.ohlcv, SYM, "1m"))
+
+        async def marks():
+            while True:
+                try:
+                    self.marks.add(await self.pro.watch_mark_price(SYM))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self.marks.errors.append(repr(e))
+                    await asyncio.sleep(0.2)
+        self.loop.spawn(marks())
+        self.venue.wait_streams(user=1, market=("btcusdt@depth@100ms", "btcusdt@trade", "btcusdt@forceOrder",
+                                                "btcusdt@kline_1m", "btcusdt@markPrice@1s"))
 
     def close(self) -> None:
         if self.pro is not None:
@@ -174,6 +190,10 @@ def test_04_fill_position_trades(s):
     assert len(mine) == 1 and mine[0]["price"] == 60000.0 and mine[0]["amount"] == float(FILL_QTY)
     assert mine[0]["takerOrMaker"] == "taker" and mine[0]["fee"]["currency"] == "USDT" and mine[0]["fee"]["cost"] > 0
     s.orders.wait(lambda x: x["id"] == o["id"] and x["status"] == "closed", 10, "watch_orders filled market order")
+    t = s.trades.wait(lambda t: t["price"] == 60000.0, 10, "watch_trades (@trade) the fill")
+    assert t["amount"] == float(FILL_QTY) and t["side"] == "buy"
+    c = s.ohlcv.wait(lambda c: c[4] == 60000.0, 10, "watch_ohlcv candle closing at the fill")
+    assert c[2] >= c[4] >= c[3] and c[5] >= float(FILL_QTY)
     ledger = s.ex.fetch_ledger("USDT")
     assert any(e["type"] == "fee" or e["info"].get("incomeType") == "COMMISSION" for e in ledger)
 
@@ -187,7 +207,80 @@ def test_05_liquidation(s):
                            "watch_orders liquidation order")
     assert closed["filled"] == float(FILL_QTY) and closed["side"] == "sell"
     s.balances.wait(lambda b: b["USDT"]["total"] is not None and b["USDT"]["total"] < 10000, 10, "watch_balance")
+    pub = s.public_liqs.wait(lambda x: x["symbol"] == SYM, 10, "watch_liquidations (public @forceOrder)")
+    assert pub["contracts"] == float(FILL_QTY) and pub["side"] == "sell"
+    mark = s.marks.wait(lambda m: m["markPrice"] == float(CRASH_PRICE), 10, "watch_mark_price at the crash price")
+    assert mark["symbol"] == SYM
     rows = s.ex.fetch_my_liquidations(SYM)
     assert len(rows) == 1 and rows[0]["contracts"] == float(FILL_QTY) and rows[0]["side"] == "sell"
     assert s.ex.fetch_positions([SYM]) == []
+    assert s.venue.ledger_balanced()
+
+
+def test_06_more_rest(s):
+    """After the liquidation, back at 60,000: market data, algo orders, edits, batches, margin, errors."""
+    s.venue.srv.price("BTCUSDT", "60000")
+    ex = s.ex
+    t = ex.fetch_ticker(SYM)
+    assert t["symbol"] == SYM and t["last"] == 58900.0           # the liquidation's fill was the last trade
+    candles = ex.fetch_ohlcv(SYM, "1m")
+    assert candles and [c[0] for c in candles] == sorted(c[0] for c in candles) and candles[-1][4] == 58900.0
+    mark = ex.fetch_mark_ohlcv(SYM, "1m")
+    assert mark and mark[-1][4] == 60000.0
+    index = ex.fetch_index_ohlcv(SYM, "1m")                       # sends pair=, not symbol=
+    assert index and index[-1][4] == 60000.0
+    prices = sorted({tr["price"] for tr in ex.fetch_trades(SYM)})
+    assert prices == [58900.0, 60000.0]
+    s.venue.srv.admin("POST", "/admin/v1/funding", {"symbol": "BTCUSDT"})
+    history = ex.fetch_funding_rate_history(SYM)
+    assert history and history[-1]["symbol"] == SYM and history[-1]["fundingRate"] is not None
+    fee = ex.fetch_trading_fee(SYM)
+    assert fee["taker"] > fee["maker"] >= 0
+    # a stop through the Algo API (quirk 1)
+    stop = ex.create_order(SYM, "market", "sell", 0.002, None, {"stopLossPrice": 55000})
+    assert stop["status"] == "open" and stop["triggerPrice"] == 55000.0
+    assert stop["id"] in [o["id"] for o in ex.fetch_open_orders(SYM, params={"trigger": True})]
+    ex.cancel_order(stop["id"], SYM, {"trigger": True})
+    assert ex.fetch_open_orders(SYM, params={"trigger": True}) == []
+    with pytest.raises(ccxt.OrderImmediatelyFillable):               # -2021
+        ex.create_order(SYM, "market", "sell", 0.002, None, {"stopLossPrice": 61000})
+    # edit, batch, cancel all
+    o = ex.create_order(SYM, "limit", "buy", 0.002, 58000)
+    e = ex.edit_order(o["id"], SYM, "limit", "buy", 0.003, 58100)
+    assert (e["id"], e["price"], e["amount"], e["status"]) == (o["id"], 58100.0, 0.003, "open")
+    batch = ex.create_orders([{"symbol": SYM, "type": "limit", "side": "buy", "amount": 0.002, "price": 57500},
+                              {"symbol": SYM, "type": "limit", "side": "buy", "amount": 0.002, "price": 57600}])
+    assert [b["status"] for b in batch] == ["open", "open"]
+    assert len(ex.fetch_open_orders(SYM)) == 3
+    ex.cancel_all_orders(SYM)
+    assert ex.fetch_open_orders(SYM) == []
+    # errors through ccxt's exception classes
+    with pytest.raises(ccxt.InsufficientFunds):                      # -2019
+        ex.create_order(SYM, "limit", "buy", 5, 59000)
+    with pytest.raises(ccxt.InvalidOrder):                           # -2022
+        ex.create_order(SYM, "market", "sell", 0.002, None, {"reduceOnly": True})
+    with pytest.raises(ccxt.BadSymbol):                              # -1121
+        ex.fapiPublicGetDepth({"symbol": "NOPEUSDT"})
+    stranger = localize(ccxt.binanceusdm({"apiKey": "f" * 64, "secret": "0" * 64,
+                                          "options": {"fetchCurrencies": False}}), s.venue.base, s.venue.ws)
+    stranger.markets, stranger.markets_by_id = ex.markets, ex.markets_by_id
+    with pytest.raises(ccxt.AuthenticationError):                    # -2015
+        stranger.fetch_balance()
+    late = localize(ccxt.binanceusdm({"apiKey": s.venue.key, "secret": s.venue.secret,
+                                      "options": {"fetchCurrencies": False}}), s.venue.base, s.venue.ws)
+    late.markets, late.markets_by_id = ex.markets, ex.markets_by_id
+    late.options["timeDifference"] = 120_000
+    with pytest.raises(ccxt.InvalidNonce):                           # -1021
+        late.fetch_balance()
+    # isolated margin in and out of a new long, then close it
+    o = ex.create_order(SYM, "market", "buy", 0.002)
+    assert o["status"] == "closed"
+    before = ex.fetch_positions([SYM])[0]["collateral"]
+    assert ex.add_margin(SYM, 10)["status"] == "ok"
+    assert ex.reduce_margin(SYM, 5)["status"] == "ok"
+    after = ex.fetch_positions([SYM])[0]["collateral"]
+    assert abs(after - before - 5) < 1e-6
+    c = ex.create_order(SYM, "market", "sell", 0.002, None, {"reduceOnly": True})
+    assert c["status"] == "closed" and c["average"] == 58900.0
+    assert ex.fetch_positions([SYM]) == []
     assert s.venue.ledger_balanced()
