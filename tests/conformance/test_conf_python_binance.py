@@ -33,7 +33,7 @@ class Session:
         self.client = Client(self.venue.key, self.venue.secret, ping=False)
         self.loop = LoopThread()
         self.aclient = None
-        self.user, self.marks = Inbox(), Inbox()
+        self.user, self.marks, self.market, self.klines = Inbox(), Inbox(), Inbox(), Inbox()
         self.ids: dict = {}
 
     def start_streams(self) -> None:
@@ -51,7 +51,11 @@ class Session:
                 inbox.errors.append(repr(e))
         self.loop.spawn(pump(bm.futures_user_socket, self.user))
         self.loop.spawn(pump(lambda: bm.symbol_mark_price_socket(SYMBOL), self.marks))
-        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s",))
+        self.loop.spawn(pump(lambda: bm.futures_multiplex_socket(["btcusdt@forceOrder", "btcusdt@aggTrade"]),
+                             self.market))
+        self.loop.spawn(pump(lambda: bm.kline_futures_socket(SYMBOL, "1m"), self.klines))   # continuousKline
+        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s", "btcusdt@forceOrder", "btcusdt@aggTrade",
+                                                "btcusdt_perpetual@continuousKline_1m"))
 
     def close(self) -> None:
         if self.aclient is not None:
@@ -154,6 +158,12 @@ def test_04_fill_position_trades_income(s):
     assert mine[0]["buyer"] is True and mine[0]["maker"] is False and D(mine[0]["commission"]) > 0
     income = c.futures_income_history(symbol=SYMBOL)
     assert any(i["incomeType"] == "COMMISSION" and D(i["income"]) < 0 for i in income)
+    agg = s.market.wait(lambda m: m["stream"] == "btcusdt@aggTrade" and D(m["data"]["p"]) == D("60000"), 10,
+                        "aggTrade of the fill (multiplex socket)")
+    assert D(agg["data"]["q"]) == D(FILL_QTY)
+    k = s.klines.wait(lambda m: m["e"] == "continuous_kline" and D(m["k"]["c"]) == D("60000"), 10,
+                      "continuous_kline closing at the fill (kline_futures_socket)")
+    assert k["ps"] == SYMBOL and k["ct"] == "PERPETUAL"
 
 
 def test_05_liquidation(s):
@@ -166,8 +176,28 @@ def test_05_liquidation(s):
     s.user.wait(lambda m: any(e.get("e") == "ACCOUNT_UPDATE" and any(p["s"] == SYMBOL and D(p["pa"]) == 0
                                                                      for p in e["a"]["P"]) for e in events(m)),
                 10, "ACCOUNT_UPDATE with the position closed")
+    fo = s.market.wait(lambda m: m["stream"] == "btcusdt@forceOrder", 10, "forceOrder (multiplex socket)")
+    assert fo["data"]["o"]["S"] == "SELL" and D(fo["data"]["o"]["z"]) == D(FILL_QTY)
     forced = c.futures_liquidation_orders(symbol=SYMBOL)
     assert len(forced) == 1 and forced[0]["side"] == "SELL" and D(forced[0]["executedQty"]) == D(FILL_QTY)
     assert forced[0]["status"] == "FILLED"
     assert all(D(p["positionAmt"]) == 0 for p in c.futures_position_information(symbol=SYMBOL))
+    rows = s.loop.run(s.aclient.futures_position_information(symbol=SYMBOL))      # AsyncClient REST
+    assert all(D(p["positionAmt"]) == 0 for p in rows)
     assert s.venue.ledger_balanced()
+
+
+def test_06_batch_modify_cancel_all(s):
+    c = s.client
+    s.venue.srv.price(SYMBOL, "60000")
+    res = c.futures_place_batch_order(batchOrders=[      # percent-encoded JSON in the form body
+        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57500", "timeInForce": "GTC"},
+        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57600", "timeInForce": "GTC"}])
+    assert [r["status"] for r in res] == ["NEW", "NEW"] and all(r["clientOrderId"].startswith("x-Cb7ytekJ")
+                                                                 for r in res)
+    m = c.futures_modify_order(symbol=SYMBOL, orderId=res[0]["orderId"], side="BUY", quantity="0.003", price="57700")
+    assert D(m["price"]) == D("57700") and D(m["origQty"]) == D("0.003")
+    assert c.futures_cancel_all_open_orders(symbol=SYMBOL)["code"] == 200
+    assert c.futures_get_open_orders(symbol=SYMBOL) == []
+    for r in res:
+        s.user.wait(lambda msg: is_order_update(msg, r["orderId"], "CANCELED"), 10, "ORDER_TRADE_UPDATE CANCELED")
