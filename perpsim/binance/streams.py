@@ -56,6 +56,7 @@ class StreamHub:
     def start(self) -> None:
         if self._unsubscribe is None:
             self._unsubscribe = self.service.subscribe(self.on_result)
+            self.service.on_listen_key_closed.append(self.key_closed)
             self._expiry = asyncio.create_task(self._expire_listen_keys())
 
     async def stop(self) -> None:
@@ -85,11 +86,14 @@ class StreamHub:
     async def _expire_listen_keys(self) -> None:
         while True:
             await asyncio.sleep(5)
-            for lk in self.service.expired_listen_keys():
-                msg = {"e": "listenKeyExpired", "E": self.service.now(), "listenKey": lk.key}
-                for conn in list(self.conns):
-                    if conn.user_keys.pop(lk.key, None) is not None:
-                        conn.push(lk.key, msg)
+            self.service.expired_listen_keys()   # each expired key reaches key_closed
+
+    def key_closed(self, lk) -> None:
+        """A listen key expired or was closed: push listenKeyExpired to its streams, then stop them."""
+        msg = {"e": "listenKeyExpired", "E": self.service.now(), "listenKey": lk.key}
+        for conn in list(self.conns):
+            if conn.user_keys.pop(lk.key, None) is not None:
+                conn.push(lk.key, msg)
 
     # ------------------------------------------------------------------ control frames
     def subscribe(self, conn: Conn, names: list) -> str | None:

@@ -51,6 +51,7 @@ class VenueService:
         self._listeners: list[Callable[[int, Command, Result], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_tick: list[Callable[[], Any]] = []   # agents and other periodic work (async callables)
+        self.on_listen_key_closed: list[Callable[[ListenKey], None]] = []   # closed or expired keys
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -180,7 +181,11 @@ class VenueService:
 
     def close_listen_key(self, account_id: int, key: str | None) -> None:
         for k in [k for k, lk in self.listen_keys.items() if lk.account_id == account_id and (key in (None, k))]:
-            del self.listen_keys[k]
+            self._closed(self.listen_keys.pop(k))
+
+    def _closed(self, lk: ListenKey) -> None:
+        for fn in list(self.on_listen_key_closed):
+            fn(lk)
 
     def account_for_listen_key(self, key: str) -> int | None:
         lk = self.listen_keys.get(key)
@@ -191,4 +196,5 @@ class VenueService:
         gone = [lk for lk in self.listen_keys.values() if lk.expires <= now]
         for lk in gone:
             del self.listen_keys[lk.key]
+            self._closed(lk)
         return gone
