@@ -17,6 +17,8 @@ from binance_common.errors import BadRequestError
 from binance_sdk_derivatives_trading_usds_futures.derivatives_trading_usds_futures import \
     DerivativesTradingUsdsFutures
 from binance_sdk_derivatives_trading_usds_futures.rest_api.models import (ChangeMarginTypeMarginTypeEnum,
+                                                                          ModifyOrderSideEnum,
+                                                                          PlaceMultipleOrdersBatchOrdersParameterInner,
                                                                           NewAlgoOrderAlgoTypeEnum,
                                                                           NewAlgoOrderSideEnum,
                                                                           NewAlgoOrderTypeEnum, NewOrderSideEnum,
@@ -66,7 +68,7 @@ class Session:
         self.rest = self.client.rest_api
         self.loop = LoopThread()
         self.conn = None
-        self.user, self.marks = Inbox(), Inbox()
+        self.user, self.marks, self.market = Inbox(), Inbox(), Inbox()
 
     def start_streams(self) -> None:
         listen_key = self.rest.start_user_data_stream().data().listen_key
@@ -77,9 +79,15 @@ class Session:
             u.on("message", lambda m: self.user.add(as_dict(m)))
             h = await conn.mark_price_stream(symbol=SYMBOL.lower(), update_speed="1s")
             h.on("message", lambda m: self.marks.add(as_dict(m)))
+            for sub in (conn.aggregate_trade_streams(symbol="btcusdt"),
+                        conn.diff_book_depth_streams(symbol="btcusdt", update_speed="100ms"),
+                        conn.liquidation_order_streams(symbol="btcusdt")):
+                (await sub).on("message", lambda m: self.market.add(as_dict(m)))
             return conn
         self.conn = self.loop.run(connect())
-        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s",))
+        self.listen_key = listen_key
+        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s", "btcusdt@aggTrade", "btcusdt@depth@100ms",
+                                                "btcusdt@forceOrder"))
 
     def close(self) -> None:
         if self.conn is not None:
@@ -174,6 +182,10 @@ def test_04_fill_position_trades_income(s):
     assert len(trades) == 1 and D(trades[0].price) == D("60000") and trades[0].buyer is True
     income = r.get_income_history(symbol=SYMBOL).data()
     assert any(i.income_type == "COMMISSION" and D(i.income) < 0 for i in income)
+    agg = s.market.wait(lambda m: m["e"] == "aggTrade" and D(m["p"]) == D("60000"), 10, "aggTrade of the fill")
+    assert D(agg["q"]) == D(FILL_QTY)
+    diffs = [m for m in s.market.items if m.get("e") == "depthUpdate"]
+    assert len(diffs) >= 3 and all(b["pu"] == a["u"] for a, b in zip(diffs, diffs[1:])), diffs
 
 
 def test_05_liquidation(s):
@@ -182,7 +194,27 @@ def test_05_liquidation(s):
     s.venue.crash()
     msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
     assert events(msg)[0]["o"]["S"] == "SELL" and D(events(msg)[0]["o"]["z"]) == D(FILL_QTY)
+    fo = s.market.wait(lambda m: m["e"] == "forceOrder", 10, "forceOrder stream")
+    assert fo["o"]["S"] == "SELL" and D(fo["o"]["z"]) == D(FILL_QTY)
     forced = r.users_force_orders(symbol=SYMBOL).data()
     assert len(forced) == 1 and forced[0].side == "SELL" and D(forced[0].executed_qty) == D(FILL_QTY)
     assert all(D(p.position_amt) == 0 for p in r.position_information_v3(symbol=SYMBOL).data())
     assert s.venue.ledger_balanced()
+
+
+def test_06_batch_modify_cancel_all_keepalive(s):
+    r = s.rest
+    s.venue.srv.price(SYMBOL, "60000")
+    res = r.place_multiple_orders(batch_orders=[
+        PlaceMultipleOrdersBatchOrdersParameterInner(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                                     quantity=0.002, price=57500.0),
+        PlaceMultipleOrdersBatchOrdersParameterInner(symbol=SYMBOL, side="BUY", type="LIMIT", time_in_force="GTC",
+                                                     quantity=0.002, price=57600.0)]).data()
+    rows = [getattr(x, "actual_instance", x) for x in res]
+    assert [x.status for x in rows] == ["NEW", "NEW"]
+    m = r.modify_order(symbol=SYMBOL, side=ModifyOrderSideEnum.BUY, quantity=0.003, price=57700.0,
+                       order_id=rows[0].order_id).data()
+    assert D(m.price) == D("57700") and D(m.orig_qty) == D("0.003")
+    assert r.cancel_all_open_orders(symbol=SYMBOL).data().code == 200
+    assert r.current_all_open_orders(symbol=SYMBOL).data() == []
+    assert r.keepalive_user_data_stream().data().listen_key == s.listen_key
