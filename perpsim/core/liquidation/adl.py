@@ -179,7 +179,9 @@ def _lights(entries: list[AdlEntry]) -> dict[tuple, int]:
 
 def adl_quantiles(clearing, symbol: str | None = None,
                   marks: dict[str, int] | None = None) -> dict[int, dict[str, dict[str, int]]]:
-    """``GET /fapi/v1/adlQuantile`` for every account: ``{account: {symbol: {"LONG": .., "SHORT": .., "BOTH"|"HEDGE": ..}}}``.
+    """``GET /fapi/v1/adlQuantile`` for every account.
+
+    ``{account: {symbol: {"LONG": .., "SHORT": .., "BOTH" or "HEDGE": ..}}}``.
 
     One-way positions report under ``BOTH`` (LONG/SHORT 0); hedge positions under LONG/SHORT
     (BOTH 0); a cross hedge symbol reports ``HEDGE: 0`` as the sign and, when both legs are open,
