@@ -107,6 +107,11 @@ def send_case(srv, case, acct: dict) -> httpx.Response:
     op = case.operation
     query = {k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in (case.query or {}).items()
              if k not in ("signature", "timestamp", "recvWindow")}
+    # half the cases get a real symbol, so the fuzzing reaches past the symbol check into the other parameters
+    salt = int(hashlib.sha256(repr(sorted(query.items())).encode()).hexdigest(), 16)
+    for name in ("symbol", "pair"):
+        if name in query and salt % 2 == 0:
+            query[name] = ("BTCUSDT", "ETHUSDT", "XRPUSDT")[salt // 2 % 3]
     headers = {}
     security = op.definition.raw.get("security") or []
     names = {n for req in security for n in req}
@@ -121,6 +126,9 @@ def send_case(srv, case, acct: dict) -> httpx.Response:
     if signed:
         qs = (qs + "&" if qs else "") + f"timestamp={int(time.time() * 1000)}"
         qs += "&signature=" + sign(acct["secretKey"], qs.encode())
+    if salt % 3 == 0:   # a third as a form body, as python-binance sends every verb (ccxt: POST/PUT)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return srv.http.request(op.method.upper(), op.path, content=qs.encode(), headers=headers)
     return srv.http.request(op.method.upper(), op.path + ("?" + qs if qs else ""), headers=headers)
 
 
@@ -138,7 +146,7 @@ def test_schemathesis_openapi(srv, operations):
         calls.append(r.status_code)
         check_shape(r, f"{case.operation.method.upper()} {case.operation.path} {case.query!r} {case.body!r}")
     run()
-    statuses = sorted(seen.values())
+    statuses = sorted(calls)
     print(f"schemathesis: {len(calls)} requests, {len(seen)} operations, statuses {dict((c, statuses.count(c)) for c in set(statuses))}")
     assert len(seen) >= 40, f"only {len(seen)} operations exercised"
     assert srv.state()["ledgerBalanced"] is True
