@@ -34,9 +34,15 @@ class Session:
         listen_key = self.um.new_listen_key()["listenKey"]
         self.ws.user_data(listen_key=listen_key, id=1)
         self.ws.mark_price(symbol=SYMBOL.lower(), speed=1, id=2)
-        self.acks.wait(lambda m: m == {"result": None, "id": 1}, 10, "SUBSCRIBE ack for the listenKey")
-        self.acks.wait(lambda m: m == {"result": None, "id": 2}, 10, "SUBSCRIBE ack for markPrice@1s")
-        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s",))
+        self.ws.agg_trade(symbol=SYMBOL.lower(), id=3)
+        self.ws.diff_book_depth(symbol=SYMBOL.lower(), speed=100, id=4)
+        self.ws.liquidation_order(symbol=SYMBOL.lower(), id=5)
+        self.ws.book_ticker(symbol=SYMBOL.lower(), id=6)
+        for i in range(1, 7):
+            self.acks.wait(lambda m: m == {"result": None, "id": i}, 10, f"SUBSCRIBE ack id {i}")
+        self.listen_key = listen_key
+        self.venue.wait_streams(user=1, market=("btcusdt@markPrice@1s", "btcusdt@aggTrade", "btcusdt@depth@100ms",
+                                                "btcusdt@forceOrder", "btcusdt@bookTicker"))
 
     def close(self) -> None:
         if self.ws is not None:
@@ -111,6 +117,15 @@ def test_04_fill_position_trades_income(s):
     oid = o["orderId"]
     s.user.wait(lambda m: is_order_update(m, oid, "FILLED"), 10, "ORDER_TRADE_UPDATE FILLED")
     s.user.wait(lambda m: is_account_update(m, "ORDER"), 10, "ACCOUNT_UPDATE m=ORDER")
+    agg = s.user.wait(lambda m: m["e"] == "aggTrade" and m["p"] in ("60000.0", "60000.00", "60000"), 10,
+                      "aggTrade of the fill")
+    assert D(agg["q"]) == D(FILL_QTY) and agg["m"] is False and "M" not in agg
+    bt = s.user.wait(lambda m: m["e"] == "bookTicker" and D(m["a"]) == D("60000") and D(m["A"]) == D("0.040"), 10,
+                     "bookTicker after the fill")
+    assert bt["s"] == SYMBOL
+    diffs = [m for m in s.user.items if m.get("e") == "depthUpdate"]
+    assert len(diffs) >= 3, diffs     # the resting bid, its cancel, the fill
+    assert all(b["pu"] == a["u"] and b["U"] > a["u"] for a, b in zip(diffs, diffs[1:])), diffs
     pos = um.get_position_risk(symbol=SYMBOL)
     assert len(pos) == 1 and D(pos[0]["positionAmt"]) == D(FILL_QTY) and D(pos[0]["entryPrice"]) == D("60000")
     trades = [t for t in um.get_account_trades(symbol=SYMBOL) if t["orderId"] == oid]
@@ -127,8 +142,38 @@ def test_05_liquidation(s):
     msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
     o = events(msg)[0]["o"]
     assert o["S"] == "SELL" and D(o["z"]) == D(FILL_QTY) and o["x"] in ("CALCULATED", "TRADE")
+    fo = s.user.wait(lambda m: m["e"] == "forceOrder", 10, "forceOrder on the market stream")
+    assert fo["o"]["s"] == SYMBOL and fo["o"]["S"] == "SELL" and D(fo["o"]["z"]) == D(FILL_QTY)
     forced = um.force_orders(symbol=SYMBOL)
     assert len(forced) == 1 and forced[0]["side"] == "SELL" and D(forced[0]["executedQty"]) == D(FILL_QTY)
     assert um.get_position_risk(symbol=SYMBOL) == [] or all(D(p["positionAmt"]) == 0
                                                             for p in um.get_position_risk(symbol=SYMBOL))
     assert s.venue.ledger_balanced()
+
+
+def test_06_batch_and_modify(s):
+    um = s.um
+    s.venue.srv.price(SYMBOL, "60000")
+    res = um.new_batch_order(batchOrders=[
+        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57500", "timeInForce": "GTC"},
+        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.001", "price": "57600", "timeInForce": "GTC"},
+    ])
+    assert res[0]["status"] == "NEW" and res[1]["code"] == -4164, res   # the second is below MIN_NOTIONAL
+    m = um.modify_order(symbol=SYMBOL, side="BUY", quantity="0.003", price="57700", orderId=res[0]["orderId"])
+    assert D(m["price"]) == D("57700") and D(m["origQty"]) == D("0.003")
+    s.user.wait(lambda msg: any(e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["i"] == res[0]["orderId"] and
+                                e["o"]["x"] == "AMENDMENT" for e in events(msg)), 10, "ORDER_TRADE_UPDATE AMENDMENT")
+    assert um.cancel_open_orders(symbol=SYMBOL)["code"] == 200
+    assert um.get_orders(symbol=SYMBOL) == []
+
+
+def test_07_listen_key_keepalive_and_close(s):
+    """PUT extends the key; DELETE closes it: listenKeyExpired on the stream (binance-api.md 5.4, 6 f), then -1125."""
+    um = s.um
+    assert um.renew_listen_key(listenKey=s.listen_key) in ({}, {"listenKey": s.listen_key})
+    um.close_listen_key(listenKey=s.listen_key)
+    s.user.wait(lambda m: m["e"] == "listenKeyExpired" and m["listenKey"] == s.listen_key, 8,
+                "listenKeyExpired after DELETE /fapi/v1/listenKey")
+    with pytest.raises(ClientError) as e:
+        um.renew_listen_key(listenKey=s.listen_key)
+    assert e.value.error_code == -1125
