@@ -265,6 +265,14 @@ class IndexedDetector:
         self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
         self._tab_arrays = [self._tabs[s] for s in self._sym_list]
         self._mmrmax_a = np.array([float(self._tabs[s].prefmax[-1]) for s in self._sym_list])
+        width = max(t.last + 1 for t in self._tab_arrays)
+        self._caps2d = np.full((len(self._sym_list), width), NumpyScan.LIMIT, dtype=np.int64)
+        self._mmrs2d = np.zeros((len(self._sym_list), width), dtype=np.int64)
+        self._cums2d = np.zeros((len(self._sym_list), width), dtype=np.int64)
+        for j, t in enumerate(self._tab_arrays):
+            k = t.last + 1
+            self._caps2d[j, :k], self._mmrs2d[j, :k], self._cums2d[j, :k] = t.caps_a, t.mmrs_a, t.cums_a
+        self._last_a = np.array([t.last for t in self._tab_arrays], dtype=np.int64)
         self._one = {s: (s,) for s in self._sym_list}
         self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
         self._asset_ix = {a: i for i, a in enumerate(self._assets)}
@@ -553,13 +561,9 @@ class IndexedDetector:
             return
         n = _np_mul(absq, m)
         upnl = np.where(q > 0, n, -n) - cost
-        mm = np.empty_like(n)
-        for j in np.unique(sy).tolist():
-            t = self._tab_arrays[j]
-            sel = sy == j
-            nn = n[sel]
-            b = np.minimum(np.searchsorted(t.caps_a, nn, "right"), t.last)
-            mm[sel] = _np_mul(nn, t.mmrs_a[b]) - t.cums_a[b]
+        # every leg's bracket at once: caps of all symbols in one padded table
+        b = np.minimum((self._caps2d[sy] <= n[:, None]).sum(axis=1), self._last_a[sy])
+        mm = _np_mul(n, self._mmrs2d[sy, b]) - self._cums2d[sy, b]
         mb = self._mw[sids] + np.add.reduceat(upnl, starts)
         mmt = np.add.reduceat(mm, starts)
         liq = (mmt > 0) & (mb <= mmt)
