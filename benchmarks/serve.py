@@ -103,7 +103,9 @@ def _load(base: str, ws_url: str, key: str, secret: str, seconds: float, workers
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - t_start
-    time.sleep(0.5)   # the last events in flight
+    settle = time.perf_counter() + 3
+    while len(arrived) < len(sent) and time.perf_counter() < settle:   # the last events in flight
+        time.sleep(0.02)
     stop.set()
     rt.join(timeout=2)
     ws.close()
@@ -166,10 +168,10 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def run(quick: bool = False) -> dict:
+def run(quick: bool = False, seconds: float | None = None) -> dict:
     import httpx
 
-    seconds = 3.0 if quick else 15.0
+    seconds = seconds or (3.0 if quick else 15.0)
     d = tempfile.mkdtemp(prefix="perpsim-bench-serve-")
     try:
         with _Server(Path(d)) as srv:

@@ -208,3 +208,20 @@ def test_admin_api_refuses_without_its_token(world):
             r = srv.http.request(method, path, json=body if method != "GET" else None, headers=headers)
             err(r, status=401)
     assert srv.service.read(lambda ex: ex.clearing.state_hash()) == before
+
+
+def test_liquidation_records_are_the_liquidated_accounts_own(world):
+    srv, A, B = world["srv"], world["A"], world["B"]
+    C = srv.account(deposit="1000")
+    ok(srv.signed("POST", "/fapi/v1/marginType", C, {"symbol": SYM, "marginType": "ISOLATED"}))
+    ok(srv.signed("POST", "/fapi/v1/order", C, {"symbol": SYM, "side": "BUY", "type": "MARKET", "quantity": "0.010"}))
+    maker = srv.account(deposit="1000000")
+    ok(srv.signed("POST", "/fapi/v1/order", maker, {"symbol": SYM, "side": "BUY", "type": "LIMIT",
+                                                    "timeInForce": "GTC", "quantity": "0.050", "price": "58900"}))
+    srv.price(SYM, "57000")
+    forced = ok(srv.signed("GET", "/fapi/v1/forceOrders", C, {"symbol": SYM}))
+    assert len(forced) == 1 and forced[0]["side"] == "SELL"
+    for acct in (A, B, maker):
+        assert ok(srv.signed("GET", "/fapi/v1/forceOrders", acct, {"symbol": SYM})) == []
+        assert ok(srv.signed("GET", "/fapi/v1/forceOrders", acct, {})) == []
+    assert srv.state()["ledgerBalanced"] is True
