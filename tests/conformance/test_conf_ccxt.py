@@ -40,6 +40,7 @@ class Session:
         self.pro = None
         self.orders, self.liqs, self.balances, self.books = Inbox(), Inbox(), Inbox(), Inbox()
         self.trades, self.public_liqs, self.marks, self.ohlcv = Inbox(), Inbox(), Inbox(), Inbox()
+        self.my_trades, self.positions = Inbox(), Inbox()
         self.ids: dict = {}
 
     def start_watchers(self) -> None:
@@ -62,6 +63,8 @@ class Session:
                     await asyncio.sleep(0.2)
         self.loop.spawn(watch(self.pro.watch_orders, self.orders, SYM))
         self.loop.spawn(watch(self.pro.watch_my_liquidations, self.liqs, SYM))
+        self.loop.spawn(watch(self.pro.watch_my_trades, self.my_trades, SYM))
+        self.loop.spawn(watch(self.pro.watch_positions, self.positions, [SYM]))
 
         async def balances():
             while True:
@@ -190,6 +193,10 @@ def test_04_fill_position_trades(s):
     assert len(mine) == 1 and mine[0]["price"] == 60000.0 and mine[0]["amount"] == float(FILL_QTY)
     assert mine[0]["takerOrMaker"] == "taker" and mine[0]["fee"]["currency"] == "USDT" and mine[0]["fee"]["cost"] > 0
     s.orders.wait(lambda x: x["id"] == o["id"] and x["status"] == "closed", 10, "watch_orders filled market order")
+    mt = s.my_trades.wait(lambda t: t["order"] == o["id"], 10, "watch_my_trades the fill")
+    assert mt["price"] == 60000.0 and mt["amount"] == float(FILL_QTY) and mt["fee"]["cost"] > 0
+    wp = s.positions.wait(lambda p: p["symbol"] == SYM and p["contracts"] == float(FILL_QTY), 10, "watch_positions")
+    assert wp["side"] == "long" and wp["entryPrice"] == 60000.0
     t = s.trades.wait(lambda t: t["price"] == 60000.0, 10, "watch_trades (@trade) the fill")
     assert t["amount"] == float(FILL_QTY) and t["side"] == "buy"
     c = s.ohlcv.wait(lambda c: c[4] == 60000.0, 10, "watch_ohlcv candle closing at the fill")
