@@ -123,7 +123,8 @@ def _pad(tiers: int) -> int:
 
     mul(q, m): 0.5; mul(n, mmr) with n off by 0.5: 1; a bracket picked from the rounded n on the
     other side of a floor: 1; each floor's cum rounding makes g~ jump by <= 0.5 (summed over
-    tiers). Doubled for slack; 16 units of 1e-8 are a price window far below one tick.
+    tiers). Doubled for slack. In price the pad is ``pad / |q|``: for 0.001 BTC, 4e-5 USDT, far
+    below one tick.
     """
     return 16 + 2 * tiers
 
