@@ -148,7 +148,8 @@ def test_schemathesis_openapi(srv, operations):
         check_shape(r, f"{case.operation.method.upper()} {case.operation.path} {case.query!r} {case.body!r}")
     run()
     statuses = sorted(calls)
-    print(f"schemathesis: {len(calls)} requests, {len(seen)} operations, statuses {dict((c, statuses.count(c)) for c in set(statuses))}")
+    counts = {c: statuses.count(c) for c in set(statuses)}
+    print(f"schemathesis: {len(calls)} requests, {len(seen)} operations, statuses {counts}")
     assert len(seen) >= 40, f"only {len(seen)} operations exercised"
     assert srv.state()["ledgerBalanced"] is True
 
@@ -281,14 +282,16 @@ def hostile_requests(srv):
             "/admin/v1/price", content=b"[1, 2]", headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
         ("admin price NaN", None, lambda: srv.http.post("/admin/v1/price", content=b'{"symbol": "BTCUSDT", '
                                                         b'"price": NaN}', headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
-        ("admin price 1e400", None, lambda: srv.http.post("/admin/v1/price", content=b'{"symbol": "BTCUSDT", '
-                                                          b'"price": 1e400}', headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
+        ("admin price 1e400", None, lambda: srv.http.post(
+            "/admin/v1/price", content=b'{"symbol": "BTCUSDT", "price": 1e400}',
+            headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
         ("admin deposit negative", None, lambda: srv.admin_raw("/admin/v1/deposit", {
             "accountId": a["accountId"], "asset": "USDT", "amount": "-5"})),
         ("admin deposit to no account", None, lambda: srv.admin_raw("/admin/v1/deposit", {
             "accountId": 99999, "asset": "USDT", "amount": "5"})),
         ("admin body over 64 KiB", None, lambda: srv.http.post(
-            "/admin/v1/price", content=b"{\"a\": \"" + b"x" * 70_000 + b"\"}", headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
+            "/admin/v1/price", content=b"{\"a\": \"" + b"x" * 70_000 + b"\"}",
+            headers={"X-PERPSIM-ADMIN": ADMIN_TOKEN})),
         ("listenKey keepalive of an unknown key", -1125, lambda: srv.http.put(
             "/fapi/v1/listenKey?listenKey=" + "0" * 64, headers=H)),
         ("verb not served", None, lambda: srv.http.request("PATCH", "/fapi/v1/order", headers=H)),
@@ -366,7 +369,7 @@ def test_hostile_input(srv, hostile, name):
 
 
 def test_query_wins_over_body(srv):
-    """Not hostile, documented: a parameter in both the query and the body takes the query's value (binance-api.md 0.7)."""
+    """Not hostile, documented: a parameter in the query and the body takes the query's value (binance-api.md 0.7)."""
     h = {"X-MBX-APIKEY": srv.attacker["apiKey"], "Content-Type": "application/x-www-form-urlencoded"}
     query = urllib.parse.urlencode(dict(ORDER, quantity="0.003", price="57000"))
     body = sign_raw(srv.attacker, urllib.parse.urlencode(dict(ORDER, price="57000")), prefix=query)

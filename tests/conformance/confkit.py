@@ -188,3 +188,14 @@ def is_order_update(msg, order_id: int, status: str) -> bool:
 
 def is_account_update(msg, reason: str = "ORDER") -> bool:
     return any(e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == reason for e in events(msg))
+
+
+def localize(ex, base: str, ws: str):
+    """binance-api.md 1.1: every https REST section to the local host; linear error table."""
+    for k, v in list(ex.urls["api"].items()):
+        if isinstance(v, str) and v.startswith("https://"):
+            ex.urls["api"][k] = base + "/" + v.split("/", 3)[3]
+    if isinstance(ex.urls["api"].get("ws"), dict):
+        ex.urls["api"]["ws"]["linear"] = ws + "/ws"
+    ex.exceptions["exact"].update(ex.exceptions["linear"]["exact"])
+    return ex

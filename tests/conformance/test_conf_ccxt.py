@@ -13,20 +13,10 @@ import ccxt
 import ccxt.pro
 import pytest
 
-from confkit import (CRASH_PRICE, FILL_QTY, LEVERAGE, REST_PRICE, REST_QTY, D, Inbox, LoopThread, Venue)
+from confkit import (CRASH_PRICE, FILL_QTY, LEVERAGE, REST_PRICE, REST_QTY, D, Inbox, LoopThread, Venue,
+                     localize)
 
 SYM = "BTC/USDT:USDT"
-
-
-def localize(ex, base: str, ws: str):
-    """binance-api.md 1.1: every https REST section to the local host; linear error table."""
-    for k, v in list(ex.urls["api"].items()):
-        if isinstance(v, str) and v.startswith("https://"):
-            ex.urls["api"][k] = base + "/" + v.split("/", 3)[3]
-    if isinstance(ex.urls["api"].get("ws"), dict):
-        ex.urls["api"]["ws"]["linear"] = ws + "/ws"
-    ex.exceptions["exact"].update(ex.exceptions["linear"]["exact"])
-    return ex
 
 
 class Session:
@@ -81,7 +71,8 @@ class Session:
             while True:
                 try:
                     ob = await self.pro.watch_order_book(SYM)
-                    self.books.add({"bids": [list(x) for x in ob["bids"][:5]], "asks": [list(x) for x in ob["asks"][:5]],
+                    self.books.add({"bids": [list(x) for x in ob["bids"][:5]],
+                                    "asks": [list(x) for x in ob["asks"][:5]],
                                     "nonce": ob["nonce"]})
                 except asyncio.CancelledError:
                     raise

@@ -133,7 +133,8 @@ def test_03_resting_order_and_cancel(s):
     assert algo["algoStatus"] == "NEW" and algo["orderType"] == "STOP_MARKET" and D(algo["triggerPrice"]) == D("55000")
     assert [a["algoId"] for a in c.futures_get_open_orders(symbol=SYMBOL, conditional=True)] == [algo["algoId"]]
     assert c.futures_cancel_order(symbol=SYMBOL, algoId=algo["algoId"])["algoId"] == algo["algoId"]
-    s.user.wait(lambda m: any(e.get("e") == "ALGO_UPDATE" and e["o"]["aid"] == algo["algoId"] and e["o"]["X"] == "CANCELED"
+    s.user.wait(lambda m: any(e.get("e") == "ALGO_UPDATE" and e["o"]["aid"] == algo["algoId"]
+                              and e["o"]["X"] == "CANCELED"
                               for e in events(m)), 10, "ALGO_UPDATE CANCELED")
     with pytest.raises(BinanceAPIException) as e:    # a sell stop above the mark would trigger at once
         c.futures_create_order(symbol=SYMBOL, side="SELL", type="STOP_MARKET", quantity=REST_QTY, stopPrice="61000")
@@ -192,7 +193,8 @@ def test_06_batch_modify_cancel_all(s):
     s.venue.srv.price(SYMBOL, "60000")
     res = c.futures_place_batch_order(batchOrders=[      # percent-encoded JSON in the form body
         {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57500", "timeInForce": "GTC"},
-        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57600", "timeInForce": "GTC"}])
+        {"symbol": SYMBOL, "side": "BUY", "type": "LIMIT", "quantity": "0.002", "price": "57600",
+         "timeInForce": "GTC"}])
     assert [r["status"] for r in res] == ["NEW", "NEW"] and all(r["clientOrderId"].startswith("x-Cb7ytekJ")
                                                                  for r in res)
     m = c.futures_modify_order(symbol=SYMBOL, orderId=res[0]["orderId"], side="BUY", quantity="0.003", price="57700")

@@ -1,0 +1,135 @@
+"""`perpsim serve` itself, as the README runs it: a subprocess on a free port, driven with what it prints.
+
+The printed REST URL, demo API key and secret and admin token are all a bot gets. ccxt trades
+against the liquidity agents the command starts (no admin setup at all), ccxt.pro sees the
+synthetic index feed move the mark, and a restart on the same data directory brings back the
+same demo account.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ccxt
+import ccxt.pro
+import httpx
+import pytest
+
+from confkit import localize
+from serverkit import free_port
+
+SYM = "BTC/USDT:USDT"
+PERPSIM = str(Path(sys.executable).parent / "perpsim")
+
+
+class Serve:
+    """`perpsim serve` in a subprocess; what it printed, parsed."""
+
+    def __init__(self, data_dir: Path, port: int):
+        self.port = port
+        self.proc = subprocess.Popen([PERPSIM, "serve", "--port", str(port), "--data-dir", str(data_dir)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=dict(os.environ, COLUMNS="200", NO_COLOR="1"))
+        self.out = []
+        deadline = time.monotonic() + 60
+        while not any("OpenAPI" in line for line in self.out):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise AssertionError("perpsim serve did not start: " + "".join(self.out))
+            self.out.append(self.proc.stdout.readline())
+        text = "".join(self.out)
+        self.base = re.search(r"REST\s+(http://\S+)", text).group(1)
+        self.ws = re.search(r"WebSocket\s+(ws://\S+?)/ws", text).group(1)
+        self.key = re.search(r"API key ([0-9a-f]{64})", text).group(1)
+        self.secret = re.search(r"secret\s+([0-9a-f]{64})", text).group(1)
+        self.token = re.search(r"admin token\s+(\S+)", text).group(1)
+        self.account = int(re.search(r"demo account (\d+)", text).group(1))
+        deadline = time.monotonic() + 20
+        while True:   # the printed URL answers once uvicorn is listening
+            try:
+                httpx.get(self.base + "/fapi/v1/ping", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    d = tmp_path_factory.mktemp("serve-cli")
+    s = Serve(d, free_port())
+    s.data_dir = d
+    yield s
+    s.stop()
+
+
+def test_a_bot_with_what_serve_prints(served):
+    ex = localize(ccxt.binanceusdm({"apiKey": served.key, "secret": served.secret,
+                                    "options": {"fetchCurrencies": False, "adjustForTimeDifference": True}}),
+                  served.base, served.ws)
+    ex.load_markets()
+    assert {"BTC/USDT:USDT", "ETH/USDT:USDT", "XRP/USDT:USDT"} <= set(ex.markets)
+    assert ex.fetch_balance()["USDT"]["total"] == 100000.0
+    book = ex.fetch_order_book(SYM, 5)
+    assert book["bids"] and book["asks"] and book["bids"][0][0] < book["asks"][0][0]    # the liquidity agents
+    o = ex.create_order(SYM, "market", "buy", 0.002)
+    assert o["status"] == "closed" and o["filled"] == 0.002 and o["average"] >= book["asks"][0][0] * 0.99
+    pos = ex.fetch_positions([SYM])
+    assert len(pos) == 1 and pos[0]["side"] == "long" and pos[0]["contracts"] == 0.002
+    c = ex.create_order(SYM, "market", "sell", 0.002, None, {"reduceOnly": True})
+    assert c["status"] == "closed"
+    assert ex.fetch_positions([SYM]) == []
+    state = httpx.get(served.base + "/admin/v1/state", headers={"X-PERPSIM-ADMIN": served.token}).json()
+    assert state["ledgerBalanced"] is True
+    assert httpx.get(served.base + "/admin/v1/state").status_code == 401
+
+
+def test_the_index_feed_moves_the_mark_on_the_stream(served):
+    async def run():
+        pro = localize(ccxt.pro.binanceusdm({"apiKey": served.key, "secret": served.secret,
+                                             "options": {"fetchCurrencies": False}}), served.base, served.ws)
+        try:
+            await pro.load_markets()
+            seen = []
+            deadline = time.monotonic() + 10
+            while len(seen) < 3 and time.monotonic() < deadline:
+                m = await asyncio.wait_for(pro.watch_mark_price(SYM), 5)
+                seen.append((m["timestamp"], m["markPrice"]))
+            return seen
+        finally:
+            await pro.close()
+    seen = asyncio.run(run())
+    assert len(seen) == 3 and all(p > 0 for _, p in seen)
+    assert seen[0][0] < seen[1][0] < seen[2][0]          # markPrice@1s pushes, one per feed tick
+
+
+@pytest.mark.xfail(strict=True, reason="perpsim/cli/serve.py prepare(): on a data directory that already has a demo "
+                                       "account it looks for API keys of account 1, which is the liquidity agents' "
+                                       "account (created first), so every restart creates a new demo account with "
+                                       "a new key and secret instead of reusing the first ('created once, then "
+                                       "reused')")
+def test_restart_keeps_the_demo_account(served):
+    first = (served.account, served.key, served.secret)
+    assert served.stop() in (0, -signal.SIGINT, 130)
+    again = Serve(served.data_dir, free_port())
+    try:
+        assert (again.account, again.key, again.secret) == first
+    finally:
+        again.stop()
