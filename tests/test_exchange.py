@@ -96,3 +96,24 @@ def test_same_commands_same_hash():
         run(ex, "advance_clock", ms=9 * H)
         return ex.state_hash()
     assert build() == build()
+
+
+def test_index_from_weighted_constituents_with_outliers_capped(ex):
+    """binance-mechanics.md 4.1: weighted mean of the venues; a source more than 1% (BTC) from the
+    median is capped at the band; a stale one drops out."""
+    from perpsim.core.events import IndexOutliers
+    r = run(ex, "set_index_constituents", symbol="BTCUSDT",
+            constituents=[["binance", P("60000"), P("0.4")], ["okx", P("60060"), P("0.3")],
+                          ["coinbase", P("59940"), P("0.3")]])
+    assert ex.markets["BTCUSDT"].index == P("60000")           # 0.4*60000 + 0.3*60060 + 0.3*59940
+    assert not [e for e in r.events if isinstance(e, IndexOutliers)]
+    r = run(ex, "set_index_constituents", symbol="BTCUSDT", constituents=[["okx", P("66000"), P("0.3")]])
+    out, = [e for e in r.events if isinstance(e, IndexOutliers)]
+    assert out.outliers == ("okx",)
+    # okx capped at median 60000 x 1.01 = 60600: 0.4*60000 + 0.3*60600 + 0.3*59940 = 60162
+    assert ex.markets["BTCUSDT"].index == P("60162")
+    assert ex.clearing.mark("BTCUSDT") == P("60162")
+    run(ex, "set_index", symbol="BTCUSDT", price=P("61000"))   # the operator sets every constituent
+    assert ex.markets["BTCUSDT"].index == P("61000")
+    assert ex.apply(Command("set_index_constituents", {"symbol": "BTCUSDT", "constituents": [["x", -1, 1]]},
+                            ex.now)).error.code == -1130

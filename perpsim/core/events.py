@@ -149,3 +149,14 @@ class MarginCall(NamedTuple):
     margin_balance: int
     maint_margin: int
     cross_wallet: int
+
+
+class IndexOutliers(NamedTuple):
+    """An index update that capped or dropped constituents (outliers, stale sources): an incident trail."""
+
+    symbol: str
+    index_price: int
+    method: str
+    outliers: tuple
+    stale: tuple
+    time: int

@@ -17,7 +17,8 @@ from typing import Any, Callable, NamedTuple
 from . import errors as E
 from .clearing import ClearingHouse
 from .errors import VenueError
-from .events import BalanceChanged, FundingSettled, InsuranceFundChanged, MarginCall, MarkPriceUpdate, PositionChanged
+from .events import (BalanceChanged, FundingSettled, IndexOutliers, InsuranceFundChanged, MarginCall, MarkPriceUpdate,
+                     PositionChanged)
 from .liquidation.detector import IndexedDetector
 from .liquidation.waterfall import Liquidator, setting
 from .funding import funding_income
@@ -303,7 +304,9 @@ class Exchange:
             m = self.markets[symbol]
             path = m.path
             h.update(f"X|{symbol}|{path._times}|{path._prices}|{[tuple(vars(w).values()) for w in path.wicks]}|"
-                     f"{m.last}|{m.mark}|{m.next_funding}|{m.interval_hours}|{m.premium.average(self.now)}\n".encode())
+                     f"{m.last}|{m.mark}|{m.next_funding}|{m.interval_hours}|{m.premium.average(self.now)}|"
+                     f"{sorted((c.source, c.price, c.weight, c.updated_ms) for c in m.constituents.values())}\n"
+                     .encode())
         return h.hexdigest()
 
 
@@ -432,8 +435,28 @@ def _advance_clock(ex: Exchange, ms: int):
 def _set_index(ex: Exchange, symbol: str, price: int):
     """Set every index constituent of ``symbol`` to ``price``; the mark follows by Binance's formula."""
     m = ex.market(symbol)
-    m.path.set(ex.now, _int(price, "price", positive=True))
+    m.set_price(ex.now, _int(price, "price", positive=True))
     return None, ex._remark(symbol)
+
+
+@handler("set_index_constituents")
+def _set_index_constituents(ex: Exchange, symbol: str, constituents: list):
+    """Spot-venue prices ``[[source, price, weight], ...]``; the index follows Binance's weighted rule
+    with outliers capped and stale sources dropped (binance-mechanics.md 4.1)."""
+    if not isinstance(constituents, list) or not 1 <= len(constituents) <= 32:
+        raise E.illegal_param("constituents", "A list of 1 to 32 [source, price, weight] items.")
+    items = []
+    for c in constituents:
+        if not (isinstance(c, list) and len(c) == 3 and isinstance(c[0], str) and 0 < len(c[0]) <= 32):
+            raise E.illegal_param("constituents", "Each item is [source, price, weight].")
+        items.append((c[0], _int(c[1], "price", positive=True), _int(c[2], "weight")))
+    if any(w < 0 for _, _, w in items):
+        raise E.illegal_param("constituents", "Weights are not negative.")
+    result = ex.market(symbol).set_constituents(ex.now, items)
+    events = []
+    if result.outliers or result.stale:
+        events.append(IndexOutliers(symbol, result.price, result.method, result.outliers, result.stale, ex.now))
+    return None, events + ex._remark(symbol)
 
 
 @handler("wick")

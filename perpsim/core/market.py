@@ -1,7 +1,9 @@
 """One symbol's prices over time: index path, last price, mark price and the funding period.
 
-The index follows an operator-set ``PricePath`` (all constituents set to one price, so the index
-equals it; wicks scheduled on it). The mark is Binance's perpetual mark price,
+The index is Binance's weighted index of spot constituents with its outlier and staleness rules
+(section 4.1, prices.py) when constituents are fed (``set_constituents``); an operator price sets
+every constituent to one price, so the index equals it. Either way the index follows a
+``PricePath`` on which wicks are scheduled. The mark is Binance's perpetual mark price,
 median(Price1, Price2, last) (binance-mechanics.md section 4.2, prices.py), recomputed at every
 index change, at least every ``MARK_STEP_MS`` while a wick moves the index (Binance pushes the
 mark every second), and at each funding time. The funding rate is Binance's formula
@@ -13,7 +15,8 @@ from __future__ import annotations
 from .funding import (FundingParams, FundingRate, PremiumAverage, funding_rate, interval_ms, next_funding_time,
                       premium_index)
 from .price_path import PricePath
-from .prices import BasisAverage, perp_mark_price
+from .prices import (RULE_CURRENT, RULE_CURRENT_BTC_ETH, BasisAverage, Constituent, IndexResult, IndexUnavailable,
+                     compute_index, perp_mark_price)
 
 MARK_STEP_MS = 1_000   # markPrice@1s [P: stream update speed]
 
@@ -35,6 +38,26 @@ class SymbolMarket:
         self.premium = PremiumAverage(period_start, interval_hours)
         self.basis = BasisAverage()
         self.last_settled: FundingRate | None = None
+        self.constituents: dict[str, Constituent] = {}
+        self.rule = RULE_CURRENT_BTC_ETH if symbol in ("BTCUSDT", "ETHUSDT") else RULE_CURRENT
+
+    def set_constituents(self, now: int, items: list[tuple[str, int, int]]) -> IndexResult:
+        """New constituent prices at ``now``: the index is recomputed and becomes the path's price."""
+        for source, price, weight in items:
+            self.constituents[source] = Constituent(source, price, weight, now)
+        try:
+            result = compute_index(self.constituents.values(), now, self.rule)
+        except IndexUnavailable:
+            result = IndexResult(self.index or max(price for _, price, _ in items), "fallback", (), (),
+                                 tuple(self.constituents))
+        self.path.set(now, result.price)
+        return result
+
+    def set_price(self, now: int, price: int) -> None:
+        """The operator sets every constituent to ``price``."""
+        for source, c in self.constituents.items():
+            self.constituents[source] = Constituent(source, price, c.weight, now)
+        self.path.set(now, price)
 
     @property
     def has_price(self) -> bool:

@@ -8,6 +8,7 @@ the first candle, shifted so that the first candle starts when the venue starts 
 from __future__ import annotations
 
 import bisect
+import hashlib
 from pathlib import Path
 
 from perpsim.core.fixed import parse
@@ -15,10 +16,14 @@ from perpsim.core.fixed import parse
 from .feeds import SyntheticFeed, SyntheticParams, kline_ticks, read_klines
 
 START_PRICES = {"BTCUSDT": "60000", "ETHUSDT": "3000", "XRPUSDT": "0.5"}
+#: Spot venues of the synthetic index and their weights [I: illustrative; Binance publishes each
+#: symbol's constituents and weights at GET /fapi/v1/constituents].
+VENUES = (("binance", 30), ("coinbase", 20), ("okx", 20), ("bybit", 15), ("kraken", 15))
 
 
 class SyntheticIndex:
     def __init__(self, instruments: dict, symbols, seed: int, start_ms: int):
+        self.seed = seed
         self.feeds = {}
         for s in symbols:
             ins = instruments[s]
@@ -29,6 +34,21 @@ class SyntheticIndex:
     def price_at(self, symbol: str, t: int) -> int:
         feed = self.feeds.get(symbol)
         return feed.price_at(t) if feed else 0
+
+    def constituents_at(self, symbol: str, t: int) -> list[list]:
+        """Each venue within ±3 bp of the path, seeded per venue and second; one tick in a
+        thousand a venue prints 4% off, for the outlier rule to catch."""
+        base = self.price_at(symbol, t)
+        if not base:
+            return []
+        tick = self.feeds[symbol].params.tick
+        out = []
+        for venue, weight in VENUES:
+            h = int.from_bytes(hashlib.sha256(f"{self.seed}|{symbol}|{venue}|{t // 1000}".encode()).digest()[:8], "big")
+            bp = 400 if h % 1000 == 0 else h % 7 - 3
+            price = max(tick, (base + base * bp // 10_000) // tick * tick)
+            out.append([venue, price, weight * 10**6])
+        return out
 
 
 class ReplayIndex:

@@ -137,7 +137,13 @@ class VenueService:
     async def tick_prices(self, t: int) -> None:
         """Submit the feed's index price of every symbol at ``t``, then the market maker's quotes."""
         if self.feed is not None:
+            venues = getattr(self.feed, "constituents_at", None)
             for symbol in self.settings.symbols:
+                if venues is not None:
+                    constituents = venues(symbol, t)
+                    if constituents:
+                        await self.submit("set_index_constituents", symbol=symbol, constituents=constituents)
+                    continue
                 price = self.feed.price_at(symbol, t)
                 if price:
                     await self.submit("set_index", symbol=symbol, price=price)
