@@ -45,14 +45,17 @@ async def prepare(service) -> tuple[int, str, str]:
     if service.settings.liquidity:
         await service.ensure_liquidity_account()
     await service.tick_prices(service.now())
-    existing = service.read(lambda ex: sorted((k, v) for k, v in ex.api_keys.items() if v.account_id == 1))
-    if existing:
-        key, record = existing[0]
-        return 1, key, record.secret
+    demo = service.read(lambda ex: ex.settings.get("demo_account"))
+    if demo is not None:
+        existing = service.read(lambda ex: sorted((k, v) for k, v in ex.api_keys.items() if v.account_id == demo))
+        if existing:
+            key, record = existing[0]
+            return demo, key, record.secret
     r = await service.submit("create_account", deposit={"USDT": int(DEMO_DEPOSIT) * 10**8})
     key, secret = secrets.token_hex(32), secrets.token_hex(32)
     await service.submit("create_api_key", account_id=r.reply, api_key=key, secret=secret)
     await service.submit("deposit", account_id=r.reply, asset="USDT", amount=10_000 * 10**8, wallet="SPOT")
+    await service.submit("set_setting", name="demo_account", value=r.reply)
     return r.reply, key, secret
 
 
