@@ -24,6 +24,7 @@ from .liquidation.waterfall import Liquidator, setting
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
+from .price_klines import hash_into as _hash_price_klines, record_mark
 
 #: Journal and snapshot format; a journal from another format is refused (venue/journal.py).
 STATE_FORMAT = 1
@@ -233,6 +234,7 @@ class Exchange:
         mark = m.update(self.now)
         self.clearing.set_mark(symbol, mark, self.now)
         ev = [MarkPriceUpdate(symbol, mark, m.index, m.estimated_rate(self.now).rate, m.next_funding, self.now)]
+        record_mark(self, symbol, mark, m.index)    # mark/index price klines (price_klines.py)
         return ev + self.after_mark(symbol)
 
     def after_mark(self, symbol: str) -> list:
@@ -293,6 +295,7 @@ class Exchange:
         h.update(f"exchange|{STATE_FORMAT}|{self.now}|{self.commands}\n".encode())
         h.update(self.clearing.state_hash().encode())
         self.orders.hash_into(h)
+        _hash_price_klines(self, h)
         self.guard.hash_into(h)
         for key in sorted(self.api_keys):
             k = self.api_keys[key]

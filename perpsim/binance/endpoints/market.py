@@ -1,0 +1,385 @@
+"""Market data endpoints (NONE security): depth, trades, aggTrades, klines (trade, continuous, mark,
+index), funding history and intervals, tickers, open interest, insurance fund balances
+(binance-api.md 3.2). Translation only: every figure comes from the core's books, market
+data, markets and history tables.
+
+Weights are Binance's for the default ``limit`` (the registry has one weight an endpoint):
+depth 10 (limit 500), trades 5, historicalTrades 20, aggTrades 20, klines 5 (limit 500).
+"""
+from __future__ import annotations
+
+from perpsim.core import book as B
+from perpsim.core.errors import VenueError
+from perpsim.core.fixed import fmt
+from perpsim.core.marketdata import HOUR, INTERVALS
+from perpsim.core.price_klines import INDEX, MARK
+
+from .. import shapes
+from .. import translate_market  # noqa: F401  (registers the market streams)
+from ..params import invalid
+from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint
+from .common import instrument
+
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+_INTERVAL = Param("interval", required=True, enum=tuple(INTERVALS))
+_START = Param("startTime", "integer", description="ms since the epoch")
+_END = Param("endTime", "integer", description="ms since the epoch")
+_KLINE_LIMIT = Param("limit", "integer", description="default 500, at most 1500")
+_PAIR = Param("pair", required=True, description="A pair such as BTCUSDT")
+
+
+# ---------------------------------------------------------------------- parameters
+def _pair(ctx, name: str = "pair") -> str:
+    v = ctx.params.str(name, required=True, max_len=32)
+    if not (v.isalnum() and v.upper() == v):
+        raise VenueError(-1121, "Invalid symbol.")
+    instrument(ctx, v)
+    return v
+
+
+def _symbol(ctx) -> str:
+    s = ctx.params.symbol()
+    instrument(ctx, s)
+    return s
+
+
+def _symbol_opt(ctx) -> str | None:
+    s = ctx.params.symbol(required=False)
+    if s is not None:
+        instrument(ctx, s)
+    return s
+
+
+def _times(ctx) -> tuple[int | None, int | None]:
+    start = ctx.params.int("startTime", lo=0)
+    end = ctx.params.int("endTime", lo=0)
+    if start is not None and end is not None and start > end:
+        raise VenueError(-1023, "Start time is greater than end time.")
+    return start, end
+
+
+def _kline_args(ctx) -> tuple[str, int | None, int | None, int]:
+    iv = ctx.params.str("interval", required=True, max_len=8)
+    if iv not in INTERVALS:
+        raise VenueError(-1120, "Invalid interval.")
+    start, end = _times(ctx)
+    limit = ctx.params.int("limit", default=500, lo=1, hi=1500)
+    return iv, start, end, limit
+
+
+def _now(ctx) -> int:
+    return ctx.service.now()
+
+
+# ---------------------------------------------------------------------- order book
+@endpoint("GET", "/fapi/v1/depth", weight=10, params=(SYMBOL, Param("limit", "integer", enum=tuple(
+    str(n) for n in DEPTH_LIMITS), description="5, 10, 20, 50, 100, 500 (default) or 1000")))
+async def depth(ctx):
+    """Order book: lastUpdateId on the id sequence of the depth streams' U/u/pu."""
+    symbol = _symbol(ctx)
+    limit = ctx.params.int("limit", default=500)
+    if limit not in DEPTH_LIMITS:
+        raise invalid("limit")
+    now = _now(ctx)
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        bk = ex.orders.books.get(symbol)
+        snap = bk.snapshot(limit) if bk is not None else B.DepthSnapshot(0, [], [])
+        return {"lastUpdateId": snap.last_update_id, "E": now, "T": ex.now,
+                "bids": [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in snap.bids],
+                "asks": [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in snap.asks]}
+    return ctx.service.read(build)
+
+
+def _book_ticker(ex, symbol: str) -> dict:
+    ins = ex.clearing.instruments[symbol]
+    bk = ex.orders.books.get(symbol)
+    bb = bk.best_bid() if bk is not None else None
+    ba = bk.best_ask() if bk is not None else None
+    return {"symbol": symbol, "bidPrice": shapes.price(ins, bb or 0),
+            "bidQty": shapes.qty(ins, bk.depth(B.BUY, bb) if bb else 0),
+            "askPrice": shapes.price(ins, ba or 0), "askQty": shapes.qty(ins, bk.depth(B.SELL, ba) if ba else 0),
+            "time": ex.now, "lastUpdateId": bk.update_id if bk is not None else 0}
+
+
+@endpoint("GET", "/fapi/v1/ticker/bookTicker", weight=2, params=(SYMBOL_OPT,))
+async def book_ticker(ctx):
+    """Best bid and ask: an object with symbol, an array without."""
+    symbol = _symbol_opt(ctx)
+
+    def build(ex):
+        if symbol is not None:
+            return _book_ticker(ex, symbol)
+        return [_book_ticker(ex, s) for s in sorted(ex.clearing.instruments)]
+    return ctx.service.read(build)
+
+
+# ---------------------------------------------------------------------- trades
+def _trade_row(ins, t) -> dict:
+    return {"id": t.trade_id, "price": shapes.price(ins, t.price), "qty": shapes.qty(ins, t.qty),
+            "quoteQty": shapes.plain(t.quote_qty), "time": t.time, "isBuyerMaker": t.buyer_maker,
+            "isRPITrade": False}
+
+
+@endpoint("GET", "/fapi/v1/trades", weight=5, params=(SYMBOL, Param("limit", "integer", description="default 500, at most 1000")))
+async def recent_trades(ctx):
+    """Recent trades, oldest first."""
+    symbol = _symbol(ctx)
+    limit = ctx.params.int("limit", default=500, lo=1, hi=1000)
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        md = ex.orders.market.get(symbol)
+        tape = list(md.trades)[-limit:] if md is not None else []
+        return [_trade_row(ins, t) for t in tape]
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/historicalTrades", USER_STREAM, weight=20,
+          params=(SYMBOL, Param("limit", "integer"), Param("fromId", "integer")))
+async def historical_trades(ctx):
+    """Older trades from the tape (API key required, as on Binance), from ``fromId``."""
+    symbol = _symbol(ctx)
+    limit = ctx.params.int("limit", default=500, lo=1, hi=1000)
+    from_id = ctx.params.int("fromId", lo=0)
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        md = ex.orders.market.get(symbol)
+        tape = list(md.trades) if md is not None else []
+        if from_id is None:
+            rows = tape[-limit:]
+        else:
+            rows = [t for t in tape if t.trade_id >= from_id][:limit]
+        return [_trade_row(ins, t) for t in rows]
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/aggTrades", weight=20,
+          params=(SYMBOL, Param("fromId", "integer"), _START, _END, Param("limit", "integer")))
+async def agg_trades(ctx):
+    """Aggregate trades (no "M" key: ccxt reads a trade with one as spot)."""
+    symbol = _symbol(ctx)
+    from_id = ctx.params.int("fromId", lo=0)
+    start, end = _times(ctx)
+    limit = ctx.params.int("limit", default=500, lo=1, hi=1000)
+    if start is not None and end is not None and end - start > HOUR:
+        raise VenueError(-1127, "More than 1 hours between startTime and endTime.")
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        md = ex.orders.market.get(symbol)
+        rows = list(md.agg_trades) if md is not None else []
+        if from_id is not None:
+            rows = [a for a in rows if a.agg_id >= from_id]
+        if start is not None:
+            rows = [a for a in rows if a.time >= start]
+        if end is not None:
+            rows = [a for a in rows if a.time <= end]
+        rows = rows[:limit] if (from_id is not None or start is not None) else rows[-limit:]
+        out = []
+        for a in rows:
+            q = shapes.qty(ins, a.qty)
+            out.append({"a": a.agg_id, "p": shapes.price(ins, a.price), "q": q, "nq": q, "f": a.first_trade_id,
+                        "l": a.last_trade_id, "T": a.time, "m": a.buyer_maker})
+        return out
+    return ctx.service.read(build)
+
+
+# ---------------------------------------------------------------------- klines
+def _trade_klines(ctx, symbol: str) -> list:
+    iv, start, end, limit = _kline_args(ctx)
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        md = ex.orders.market.get(symbol)
+        bars = md.klines(iv, start, end, limit) if md is not None else []
+        return [[k.open_time, shapes.price(ins, k.open), shapes.price(ins, k.high), shapes.price(ins, k.low),
+                 shapes.price(ins, k.close), shapes.qty(ins, k.volume), k.close_time, shapes.plain(k.quote_volume),
+                 k.count, shapes.qty(ins, k.taker_buy_volume), shapes.plain(k.taker_buy_quote_volume), "0"]
+                for k in bars]
+    return ctx.service.read(build)
+
+
+def _price_klines(ctx, symbol: str, kind: str) -> list:
+    iv, start, end, limit = _kline_args(ctx)
+
+    def build(ex):
+        pk = ex.__dict__.get("price_klines")
+        bars = pk.klines(symbol, kind, iv, start, end, limit) if pk is not None else []
+        return [[t, shapes.money(o), shapes.money(h), shapes.money(lo), shapes.money(c), "0", ct, "0", n,
+                 "0", "0", "0"] for t, o, h, lo, c, ct, n in bars]
+    return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/klines", weight=5, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
+async def klines(ctx):
+    """Trade klines: 12-column rows, oldest first."""
+    return _trade_klines(ctx, _symbol(ctx))
+
+
+@endpoint("GET", "/fapi/v1/continuousKlines", weight=5,
+          params=(_PAIR, Param("contractType", required=True, enum=("PERPETUAL",)), _INTERVAL, _START, _END,
+                  _KLINE_LIMIT))
+async def continuous_klines(ctx):
+    """Klines of a pair's contract (PERPETUAL: the only contract type listed)."""
+    pair = _pair(ctx)
+    ct = ctx.params.str("contractType", required=True)
+    if ct != "PERPETUAL":
+        raise invalid("contractType")
+    return _trade_klines(ctx, pair)
+
+
+@endpoint("GET", "/fapi/v1/markPriceKlines", weight=5, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
+async def mark_price_klines(ctx):
+    """Mark price klines (volume columns "0", the count is the number of mark updates)."""
+    return _price_klines(ctx, _symbol(ctx), MARK)
+
+
+@endpoint("GET", "/fapi/v1/indexPriceKlines", weight=5, params=(_PAIR, _INTERVAL, _START, _END, _KLINE_LIMIT))
+async def index_price_klines(ctx):
+    """Index price klines of a pair (``pair=``, as ccxt and python-binance send it)."""
+    return _price_klines(ctx, _pair(ctx), INDEX)
+
+
+# ---------------------------------------------------------------------- funding
+@endpoint("GET", "/fapi/v1/fundingRate", params=(SYMBOL_OPT, _START, _END, Param("limit", "integer",
+                                                                                  description="default 100, at most 1000")))
+async def funding_rate(ctx):
+    """Funding rate history, oldest first (the settlements the venue journaled)."""
+    symbol = _symbol_opt(ctx)
+    start, end = _times(ctx)
+    limit = ctx.params.int("limit", default=100, lo=1, hi=1000)
+    venue = ctx.service.venue
+
+    def query(ex):
+        h = venue.history
+        if h is None:
+            return [], {}
+        clauses, args = [], []
+        if symbol is not None:
+            clauses.append("symbol = ?")
+            args.append(symbol)
+        if start is not None:
+            clauses.append("time >= ?")
+            args.append(start)
+        if end is not None:
+            clauses.append("time <= ?")
+            args.append(end)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        newest = start is None and end is None
+        order = "time DESC, seq DESC" if newest else "time, seq"
+        rows = h.db.execute(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
+                            f"ORDER BY {order} LIMIT ?", (*args, limit)).fetchall()
+        if newest:
+            rows.reverse()
+        return rows, dict(ex.clearing.instruments)
+    rows, instruments = ctx.service.read(query)
+    return [{"symbol": s, "fundingRate": shapes.rate(r), "fundingTime": t, "markPrice": shapes.money(mp)}
+            for s, r, mp, t in rows if s in instruments]
+
+
+@endpoint("GET", "/fapi/v1/fundingInfo")
+async def funding_info(ctx):
+    """Funding cap, floor and interval of every symbol with a market."""
+    def build(ex):
+        out = []
+        for s in sorted(ex.markets):
+            m = ex.markets[s]
+            out.append({"symbol": s, "adjustedFundingRateCap": shapes.rate(m.params.cap),
+                        "adjustedFundingRateFloor": shapes.rate(m.params.floor),
+                        "fundingIntervalHours": m.interval_hours, "disclaimer": False})
+        return out
+    return ctx.service.read(build)
+
+
+# ---------------------------------------------------------------------- tickers
+def _last_price(ex, symbol: str) -> dict:
+    ins = ex.clearing.instruments[symbol]
+    md = ex.orders.market.get(symbol)
+    return {"symbol": symbol, "price": shapes.price(ins, md.last_price if md else 0),
+            "time": (md.last_time if md and md.last_time else ex.now)}
+
+
+@endpoint("GET", ("/fapi/v1/ticker/price", "/fapi/v2/ticker/price"), params=(SYMBOL_OPT,))
+async def ticker_price(ctx):
+    """Last trade price: an object with symbol, an array without."""
+    symbol = _symbol_opt(ctx)
+
+    def build(ex):
+        if symbol is not None:
+            return _last_price(ex, symbol)
+        return [_last_price(ex, s) for s in sorted(ex.clearing.instruments)]
+    return ctx.service.read(build)
+
+
+def _ticker_24h(ex, symbol: str, now: int) -> dict:
+    ins = ex.clearing.instruments[symbol]
+    md = ex.orders.market.get(symbol)
+    if md is None:
+        from perpsim.core.marketdata import MarketData
+        md = MarketData(symbol)   # a throwaway: no trades yet
+    t = md.ticker_24h(now)
+    return {"symbol": symbol, "priceChange": shapes.price(ins, t.price_change),
+            "priceChangePercent": fmt(t.price_change_percent, 3),
+            "weightedAvgPrice": shapes.price(ins, t.weighted_avg_price), "lastPrice": shapes.price(ins, t.last_price),
+            "lastQty": shapes.qty(ins, t.last_qty), "openPrice": shapes.price(ins, t.open_price),
+            "highPrice": shapes.price(ins, t.high_price), "lowPrice": shapes.price(ins, t.low_price),
+            "volume": shapes.qty(ins, t.volume), "quoteVolume": shapes.plain(t.quote_volume),
+            "openTime": t.open_time, "closeTime": t.close_time, "firstId": t.first_id, "lastId": t.last_id,
+            "count": t.count}
+
+
+@endpoint("GET", "/fapi/v1/ticker/24hr", weight=1, params=(SYMBOL_OPT,))
+async def ticker_24hr(ctx):
+    """Rolling 24 h statistics: an object with symbol, an array without."""
+    symbol = _symbol_opt(ctx)
+
+    def build(ex):
+        if symbol is not None:
+            return _ticker_24h(ex, symbol, ex.now)
+        return [_ticker_24h(ex, s, ex.now) for s in sorted(ex.clearing.instruments)]
+    return ctx.service.read(build)
+
+
+# ---------------------------------------------------------------------- open interest, insurance
+@endpoint("GET", "/fapi/v1/openInterest", params=(SYMBOL,))
+async def open_interest(ctx):
+    """Open interest: the long side's total quantity."""
+    symbol = _symbol(ctx)
+
+    def build(ex):
+        ins = ex.clearing.instruments[symbol]
+        total = 0
+        for acct in ex.clearing.accounts.values():
+            for p in acct.open_positions():
+                if p.symbol == symbol and p.qty > 0:
+                    total += p.qty
+        return {"openInterest": shapes.qty(ins, total), "symbol": symbol, "time": ex.now}
+    return ctx.service.read(build)
+
+
+def _fund_group(ex, asset: str) -> dict:
+    ch = ex.clearing
+    symbols = sorted(s for s, ins in ch.instruments.items() if ins.margin_asset == asset)
+    fund = ex.insurance_funds.get(asset)
+    balance = 0
+    if fund is not None and fund in ch.accounts:
+        f = ch.cross_figures(fund, asset)
+        balance = f.wallet_balance + f.isolated_wallets + f.unrealized_pnl
+    return {"symbols": symbols, "assets": [{"asset": asset, "marginBalance": shapes.money(balance),
+                                            "updateTime": ex.now}]}
+
+
+@endpoint("GET", "/fapi/v1/insuranceBalance", params=(SYMBOL_OPT,))
+async def insurance_balance(ctx):
+    """Insurance fund balance snapshot: the fund of the symbol's margin asset, or every fund."""
+    symbol = _symbol_opt(ctx)
+
+    def build(ex):
+        if symbol is not None:
+            return _fund_group(ex, ex.clearing.instruments[symbol].margin_asset)
+        assets = sorted({ins.margin_asset for ins in ex.clearing.instruments.values()})
+        return [_fund_group(ex, a) for a in assets]
+    return ctx.service.read(build)

@@ -1,0 +1,148 @@
+"""Venue market events -> Binance market stream payloads (binance-api.md 5.2, 5.3). Translation only.
+
+Registered with ``translate.market`` (imported by translate.py), each handler yields
+``(stream name, payload)`` pairs; the hub pushes a pair to every connection subscribed to
+that name. What the core emits and what is pushed:
+
+* ``Trade`` -> ``<s>@trade``; ``AggTrade`` -> ``<s>@aggTrade`` (no ``M`` key, as on USD-M).
+* ``DepthUpdate`` (one per command that changed the book, consecutive ids: ``U`` = the
+  previous ``u`` + 1, ``pu`` = the previous ``u``) -> ``<s>@depth`` and ``@depth@100ms`` /
+  ``@250ms`` / ``@500ms``, all carrying every diff, so each stream's ``pu`` is the previous
+  ``u`` on that stream and the ids are those of GET /fapi/v1/depth ``lastUpdateId`` (5.3).
+  Partial depth ``<s>@depth<5|10|20>[@speed]``: the top levels of the book as it is when the
+  diff is published, with the same keys. ``<s>@bookTicker`` and ``!bookTicker`` when the diff
+  touched the best bid or ask.
+* The newest ``AggTrade`` of a command -> the open bar of every interval on
+  ``<s>@kline_<i>`` and ``<pair>_perpetual@continuousKline_<i>``, and the rolling 24 h
+  statistics on ``<s>@ticker``, ``<s>@miniTicker``, ``!ticker@arr``, ``!miniTicker@arr``
+  (pushed per trading command; Binance batches these every 250 ms / 1 s).
+
+Payloads read the venue state at publication (``service.read``), which may be a few commands
+ahead of the event; every figure still comes from the core.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from perpsim.core.fixed import fmt
+from perpsim.core.marketdata import INTERVALS, AggTrade, Trade, bar_close, bar_open
+from perpsim.core.orders import DepthUpdate
+
+from . import shapes
+from .translate import market
+
+DEPTH_SPEEDS = ("", "@100ms", "@250ms", "@500ms")
+PARTIAL_LEVELS = (5, 10, 20)
+
+
+def _levels(ins, side: dict) -> list:
+    return [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in side.items()]
+
+
+@market(Trade)
+def _trade(service, e: Trade) -> Iterable:
+    ins = service.read(lambda ex: ex.clearing.instruments[e.symbol])
+    payload = {"e": "trade", "E": e.time, "T": e.time, "s": e.symbol, "t": e.trade_id,
+               "p": shapes.price(ins, e.price), "q": shapes.qty(ins, e.qty), "X": "MARKET", "m": e.buyer_maker}
+    return [(f"{e.symbol.lower()}@trade", payload)]
+
+
+@market(AggTrade)
+def _agg_trade(service, e: AggTrade) -> Iterable:
+    def build(ex):
+        md = ex.orders.market.get(e.symbol)
+        newest = md is not None and md.agg_id == e.agg_id
+        return ex.clearing.instruments[e.symbol], (_bars_and_ticker(ex, md) if newest else None)
+    ins, extra = service.read(build)
+    s = e.symbol.lower()
+    q = shapes.qty(ins, e.qty)
+    out = [(f"{s}@aggTrade", {"e": "aggTrade", "E": e.time, "s": e.symbol, "a": e.agg_id,
+                              "p": shapes.price(ins, e.price), "q": q, "nq": q, "f": e.first_trade_id,
+                              "l": e.last_trade_id, "T": e.time, "m": e.buyer_maker})]
+    if extra is not None:
+        out += _kline_and_ticker_messages(ins, e.symbol, *extra)
+    return out
+
+
+def current_bar(md, interval: str) -> list | None:
+    """The open bar of ``interval`` (the stored bar merged with the open 1m bar), storage layout."""
+    cur = md.cur
+    if cur is None:
+        return None
+    s = bar_open(interval, cur[0])
+    if interval == "1m":
+        return cur[:]
+    dq = md.bars[interval]
+    if dq and dq[-1][0] == s:
+        b = dq[-1][:]
+        if cur[2] > b[2]:
+            b[2] = cur[2]
+        if cur[3] < b[3]:
+            b[3] = cur[3]
+        b[4] = cur[4]
+        for i in (5, 6, 7, 8, 9):
+            b[i] += cur[i]
+        b[11] = cur[11]
+        return b
+    b = cur[:]
+    b[0] = s
+    return b
+
+
+def _bars_and_ticker(ex, md):
+    bars = {iv: current_bar(md, iv) for iv in INTERVALS}
+    return ex.now, bars, md.ticker_24h(ex.now)
+
+
+def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: dict, t) -> list:
+    s = symbol.lower()
+    out = []
+    for iv, b in bars.items():
+        if b is None:
+            continue
+        k = {"t": b[0], "T": bar_close(iv, b[0]), "s": symbol, "i": iv, "f": b[10], "L": b[11],
+             "o": shapes.price(ins, b[1]), "c": shapes.price(ins, b[4]), "h": shapes.price(ins, b[2]),
+             "l": shapes.price(ins, b[3]), "v": shapes.qty(ins, b[5]), "n": b[7], "x": False,
+             "q": shapes.plain(b[6]), "V": shapes.qty(ins, b[8]), "Q": shapes.plain(b[9]), "B": "0"}
+        out.append((f"{s}@kline_{iv}", {"e": "kline", "E": now, "s": symbol, "k": k}))
+        ck = dict(k)
+        del ck["s"]
+        out.append((f"{s}_perpetual@continuousKline_{iv}",
+                    {"e": "continuous_kline", "E": now, "ps": symbol, "ct": "PERPETUAL", "k": ck}))
+    full = {"e": "24hrTicker", "E": now, "s": symbol, "p": shapes.price(ins, t.price_change),
+            "P": fmt(t.price_change_percent, 3), "w": shapes.price(ins, t.weighted_avg_price),
+            "c": shapes.price(ins, t.last_price), "Q": shapes.qty(ins, t.last_qty), "o": shapes.price(ins, t.open_price),
+            "h": shapes.price(ins, t.high_price), "l": shapes.price(ins, t.low_price), "v": shapes.qty(ins, t.volume),
+            "q": shapes.plain(t.quote_volume), "O": t.open_time, "C": t.close_time, "F": t.first_id, "L": t.last_id,
+            "n": t.count}
+    mini = {"e": "24hrMiniTicker", "E": now, "s": symbol, "c": full["c"], "o": full["o"], "h": full["h"],
+            "l": full["l"], "v": full["v"], "q": full["q"]}
+    out += [(f"{s}@ticker", full), (f"{s}@miniTicker", mini), ("!ticker@arr", [full]), ("!miniTicker@arr", [mini])]
+    return out
+
+
+@market(DepthUpdate)
+def _depth(service, e: DepthUpdate) -> Iterable:
+    def build(ex):
+        top = ex.orders.book(e.symbol).snapshot(max(PARTIAL_LEVELS))
+        return ex.clearing.instruments[e.symbol], top, ex.orders.book_ticker(e.symbol, ex.now)
+    ins, top, bt = service.read(build)
+    s = e.symbol.lower()
+    diff = {"e": "depthUpdate", "E": e.time, "T": e.time, "s": e.symbol, "U": e.first_update_id,
+            "u": e.final_update_id, "pu": e.prev_final_update_id, "b": _levels(ins, e.bids), "a": _levels(ins, e.asks)}
+    out = [(f"{s}@depth{speed}", diff) for speed in DEPTH_SPEEDS]
+    bids = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.bids]
+    asks = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.asks]
+    for n in PARTIAL_LEVELS:
+        partial = {"e": "depthUpdate", "E": e.time, "T": e.time, "s": e.symbol, "U": e.first_update_id,
+                   "u": max(top.last_update_id, e.final_update_id), "pu": e.prev_final_update_id,
+                   "b": bids[:n], "a": asks[:n]}
+        out += [(f"{s}@depth{n}{speed}", partial) for speed in DEPTH_SPEEDS]
+    touched = (any(p >= bt.bid_price for p in e.bids) if e.bids else False) or \
+              (any(p <= bt.ask_price or not bt.ask_price for p in e.asks) if e.asks else False)
+    if touched:
+        ticker = {"e": "bookTicker", "u": bt.update_id, "E": e.time, "T": e.time, "s": e.symbol,
+                  "b": shapes.price(ins, bt.bid_price), "B": shapes.qty(ins, bt.bid_qty),
+                  "a": shapes.price(ins, bt.ask_price), "A": shapes.qty(ins, bt.ask_qty)}
+        out += [(f"{s}@bookTicker", ticker), ("!bookTicker", ticker)]
+    return out

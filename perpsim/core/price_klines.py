@@ -1,0 +1,148 @@
+"""Mark and index price klines: OHLC bars of every mark computation, per symbol.
+
+Binance serves ``/fapi/v1/markPriceKlines`` and ``/fapi/v1/indexPriceKlines`` in the kline
+layout with zero volumes; the count column is the number of price updates in the bar. The
+bars here are built from the marks the exchange computes (``Exchange._remark``: the index
+feed's ticks, wicks, funding settlements, admin prices), so they are part of the venue state:
+the same commands give the same bars (deterministic, pickled with the exchange, hashed).
+
+Storage follows marketdata.py: only the open 1m bar is updated per mark; a finished 1m bar
+is folded into every longer interval (OHLC aggregation is exact); a query merges the open
+bar into the open longer bar and fills minutes without an update with flat bars at the
+previous close and a count of 0. At most ``KLINE_LEN`` bars a series and interval are kept.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from .marketdata import INTERVALS, KLINE_LEN, MINUTE, bar_close, bar_open
+
+MARK, INDEX = "mark", "index"
+_LONGER = tuple(k for k in INTERVALS if k != "1m")
+
+# A bar is a list: [open_time, open, high, low, close, count]
+
+
+def _merge(into: list, bar: list) -> None:
+    if bar[2] > into[2]:
+        into[2] = bar[2]
+    if bar[3] < into[3]:
+        into[3] = bar[3]
+    into[4] = bar[4]
+    into[5] += bar[5]
+
+
+class PriceSeries:
+    """The bars of one price series (a symbol's mark or index)."""
+
+    __slots__ = ("bars", "cur")
+
+    def __init__(self):
+        self.bars: dict[str, deque] = {iv: deque(maxlen=KLINE_LEN) for iv in INTERVALS}
+        self.cur: list | None = None
+
+    def add(self, price: int, now: int) -> None:
+        start = now - now % MINUTE
+        cur = self.cur
+        if cur is None or cur[0] != start:
+            if cur is not None:
+                self._finish(cur)
+            self.cur = [start, price, price, price, price, 1]
+            return
+        if price > cur[2]:
+            cur[2] = price
+        elif price < cur[3]:
+            cur[3] = price
+        cur[4] = price
+        cur[5] += 1
+
+    def _finish(self, bar: list) -> None:
+        self.bars["1m"].append(bar)
+        for iv in _LONGER:
+            s = bar_open(iv, bar[0])
+            dq = self.bars[iv]
+            if dq and dq[-1][0] == s:
+                _merge(dq[-1], bar)
+            else:
+                nb = bar[:]
+                nb[0] = s
+                dq.append(nb)
+
+    def klines(self, interval: str, start: int | None = None, end: int | None = None,
+               limit: int = 500) -> list[tuple]:
+        """``(open_time, open, high, low, close, close_time, count)`` oldest first, gaps filled."""
+        if interval not in INTERVALS:
+            raise ValueError(interval)
+        raw = [b[:] for b in self.bars[interval]]
+        if self.cur is not None:
+            s = bar_open(interval, self.cur[0])
+            if raw and raw[-1][0] == s:
+                _merge(raw[-1], self.cur)
+            else:
+                nb = self.cur[:]
+                nb[0] = s
+                raw.append(nb)
+        raw = [b for b in raw if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
+        length = INTERVALS[interval]
+        filled: list[list] = []
+        prev = None
+        for b in raw:
+            if prev is not None and length is not None:
+                t = prev[0] + length
+                while t < b[0] and len(filled) < 100_000:
+                    c = prev[4]
+                    filled.append([t, c, c, c, c, 0])
+                    t += length
+            filled.append(b)
+            prev = b
+        filled = filled[:limit] if start is not None else filled[-limit:]
+        return [(b[0], b[1], b[2], b[3], b[4], bar_close(interval, b[0]), b[5]) for b in filled]
+
+
+class PriceKlines:
+    """Mark and index series of every symbol (state of the exchange; pickles)."""
+
+    __slots__ = ("series",)
+
+    def __init__(self):
+        self.series: dict[tuple[str, str], PriceSeries] = {}
+
+    def on_mark(self, symbol: str, mark: int, index: int, now: int) -> None:
+        for kind, price in ((MARK, mark), (INDEX, index)):
+            if price <= 0:
+                continue
+            s = self.series.get((symbol, kind))
+            if s is None:
+                s = self.series[(symbol, kind)] = PriceSeries()
+            s.add(price, now)
+
+    def klines(self, symbol: str, kind: str, interval: str, start: int | None = None, end: int | None = None,
+               limit: int = 500) -> list[tuple]:
+        s = self.series.get((symbol, kind))
+        return s.klines(interval, start, end, limit) if s is not None else []
+
+    def hash_into(self, h) -> None:
+        for key in sorted(self.series):
+            s = self.series[key]
+            h.update(f"PK|{key[0]}|{key[1]}|{len(s.bars['1m'])}|"
+                     f"{s.bars['1m'][-1] if s.bars['1m'] else None}|{s.cur}\n".encode())
+
+
+def price_klines(ex) -> PriceKlines:
+    """The exchange's price klines (created on first use, so older snapshots load)."""
+    pk = ex.__dict__.get("price_klines")
+    if pk is None:
+        pk = ex.__dict__["price_klines"] = PriceKlines()
+    return pk
+
+
+def record_mark(ex, symbol: str, mark: int, index: int) -> None:
+    """The hook in ``Exchange._remark``: one mark computation at ``ex.now``."""
+    price_klines(ex).on_mark(symbol, mark, index, ex.now)
+
+
+def hash_into(ex, h) -> None:
+    """The hook in ``Exchange.state_hash`` (nothing before the first mark)."""
+    pk = ex.__dict__.get("price_klines")
+    if pk is not None:
+        pk.hash_into(h)
