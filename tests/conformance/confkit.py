@@ -81,27 +81,30 @@ class Venue:
         return sum((D(p["positionAmt"]) for p in r.json()), Decimal(0))
 
     def wait_streams(self, user: int = 0, market: tuple[str, ...] = (), timeout: float = 10.0) -> None:
-        """Until the server holds ``user`` connections on the bot's listen key and subscriptions to ``market``
-        (clients dial and subscribe in the background; events before that are not theirs to see)."""
-        hub = self.srv.server.hub
-        acct = self.bot["accountId"]
-        deadline = time.monotonic() + timeout
-        while True:
-            conns = list(hub.conns)
-            n_user = sum(1 for c in conns if acct in c.user_keys.values())
-            subs = set().union(*(c.subs for c in conns)) if conns else set()
-            if n_user >= user and all(m in subs for m in market):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the client's streams are not up within {timeout}s: {n_user} user "
-                                     f"connection(s) of {user}; subscriptions {sorted(subs)}, wanted {market}")
-            time.sleep(0.05)
+        wait_streams(self.srv, self.bot["accountId"], user, market, timeout)
 
     def ledger_balanced(self) -> bool:
         return self.srv.state()["ledgerBalanced"]
 
     def stop(self) -> None:
         self.srv.stop()
+
+
+def wait_streams(srv, account_id: int, user: int = 0, market: tuple[str, ...] = (), timeout: float = 10.0) -> None:
+    """Until the server holds ``user`` connections on the account's listen key and subscriptions to ``market``
+    (clients dial and subscribe in the background; events before that are not theirs to see)."""
+    hub = srv.server.hub
+    deadline = time.monotonic() + timeout
+    while True:
+        conns = list(hub.conns)
+        n_user = sum(1 for c in conns if account_id in c.user_keys.values())
+        subs = set().union(*(c.subs for c in conns)) if conns else set()
+        if n_user >= user and all(m in subs for m in market):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the client's streams are not up within {timeout}s: {n_user} user "
+                                 f"connection(s) of {user}; subscriptions {sorted(subs)}, wanted {market}")
+        time.sleep(0.05)
 
 
 class LoopThread:

@@ -120,11 +120,6 @@ def test_the_index_feed_moves_the_mark_on_the_stream(served):
     assert seen[0][0] < seen[1][0] < seen[2][0]          # markPrice@1s pushes, one per feed tick
 
 
-@pytest.mark.xfail(strict=True, reason="perpsim/cli/serve.py prepare(): on a data directory that already has a demo "
-                                       "account it looks for API keys of account 1, which is the liquidity agents' "
-                                       "account (created first), so every restart creates a new demo account with "
-                                       "a new key and secret instead of reusing the first ('created once, then "
-                                       "reused')")
 def test_restart_keeps_the_demo_account(served):
     first = (served.account, served.key, served.secret)
     assert served.stop() in (0, -signal.SIGINT, 130)
