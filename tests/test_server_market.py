@@ -225,7 +225,8 @@ def test_ws_streams(srv):
             await aorder(srv, mk, "BUY", "0.1", "59985")     # the new best bid, then taken
             await aorder(srv, tk, "SELL", "0.1", "59985")
             got: dict = {}
-            while not set(names) <= set(got) or min(len(got[n]) for n in ("btcusdt@depth@500ms", "btcusdt@depth5")) < 2:
+            # depth5: the snapshot on subscribing, then one a book change
+            while not set(names) <= set(got) or len(got["btcusdt@depth@500ms"]) < 2 or len(got["btcusdt@depth5"]) < 3:
                 m = json.loads(await asyncio.wait_for(comb.recv(), 5))
                 got.setdefault(m["stream"], []).append(m["data"])
             diffs = got["btcusdt@depth@100ms"]
@@ -347,4 +348,20 @@ def test_python_binance_mark_price_socket(srv, monkeypatch):
                 later(order, srv, srv.taker, "SELL", "0.01")
         finally:
             await ac.close_connection()
+    asyncio.run(main())
+
+
+def test_partial_depth_on_subscribe(srv):
+    """A partial depth stream sends the top of the book at once (after the SUBSCRIBE reply)."""
+    async def main():
+        rest = srv.http.get("/fapi/v1/depth", params={"symbol": SYM, "limit": 10}).json()
+        async with websockets.connect(srv.ws + "/public/stream?streams=btcusdt@depth10@100ms") as ws:
+            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert m["stream"] == "btcusdt@depth10@100ms" and m["data"]["u"] == rest["lastUpdateId"]
+            assert (m["data"]["b"], m["data"]["a"]) == (rest["bids"], rest["asks"])
+        async with websockets.connect(srv.ws + "/ws") as ws:
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@depth5"], "id": "a-uuid"}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"result": None, "id": "a-uuid"}
+            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert m["e"] == "depthUpdate" and m["b"] == rest["bids"][:5] and len(m["a"]) <= 5
     asyncio.run(main())

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from perpsim.core.exchange import Command, Result
 
 from .translate import market_messages, user_messages
+from .translate_market import push_initial
 
 QUEUE_LIMIT = 10_000
 _STREAM = re.compile(
@@ -111,6 +112,7 @@ class StreamHub:
                 return "Invalid request: invalid stream"
         conn.subs.update(streams)
         conn.user_keys.update(keys)
+        push_initial(self.service, conn, streams)   # partial depth: the top of the book, after the reply
         return None
 
 

@@ -22,6 +22,7 @@ ahead of the event; every figure still comes from the core.
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Iterable
 
 from perpsim.core.fixed import fmt
@@ -146,3 +147,54 @@ def _depth(service, e: DepthUpdate) -> Iterable:
                   "a": shapes.price(ins, bt.ask_price), "A": shapes.qty(ins, bt.ask_qty)}
         out += [(f"{s}@bookTicker", ticker), ("!bookTicker", ticker)]
     return out
+
+
+def _partial_name(name: str) -> tuple[str, int] | None:
+    """``btcusdt@depth10@100ms`` -> ("BTCUSDT", 10); None for any other stream."""
+    sym, _, rest = name.partition("@")
+    head = rest.split("@", 1)[0]
+    if head.startswith("depth") and head[5:].isdigit() and int(head[5:]) in PARTIAL_LEVELS:
+        return sym.upper(), int(head[5:])
+    return None
+
+
+def initial_messages(service, names) -> list[tuple[str, dict]]:
+    """What a new subscriber gets at once: partial depth streams send the book's top levels (Binance
+    pushes them on a timer; here they are pushed on every change and on subscribing)."""
+    out = []
+    for name in names:
+        parsed = _partial_name(name)
+        if parsed is None:
+            continue
+        symbol, n = parsed
+
+        def build(ex, symbol=symbol, n=n):
+            ins = ex.clearing.instruments.get(symbol)
+            bk = ex.orders.books.get(symbol)
+            if ins is None or bk is None:
+                return None
+            top = bk.snapshot(n)
+            return {"e": "depthUpdate", "E": ex.now, "T": ex.now, "s": symbol, "U": top.last_update_id,
+                    "u": top.last_update_id, "pu": top.last_update_id,
+                    "b": [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.bids],
+                    "a": [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.asks]}
+        payload = service.read(build)
+        if payload is not None:
+            out.append((name, payload))
+    return out
+
+
+def push_initial(service, conn, names) -> None:
+    """Called by the hub when streams are added: queue ``initial_messages`` after the SUBSCRIBE reply."""
+    if not any(_partial_name(n) for n in names):
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+
+    def push():
+        for name, payload in initial_messages(service, names):
+            if name in conn.subs:
+                conn.push(name, payload)
+    loop.call_soon(push)
