@@ -480,3 +480,28 @@ def test_binary_websocket_frame_is_answered_or_closed_cleanly(srv):
     out = asyncio.run(run())
     assert (isinstance(out, dict) and "error" in out) or isinstance(out, int), out
     assert srv.http.get("/fapi/v1/ping").json() == {}
+
+
+@pytest.mark.parametrize("path", ["/ws/btcusdt@nope", "/market/ws/" + "x" * 300, "/stream?streams=btcusdt@trade/%00",
+                                  "/private/ws?listenKey=" + "0" * 64, "/public/stream?streams=" + "a/" * 200,
+                                  "/ws/btcusdt@trade?listenKey=%ff%fe"])
+def test_hostile_websocket_urls(srv, path):
+    """A URL naming a stream that does not exist (or an unknown listen key): an error frame, then a close; the
+    server keeps serving. A URL naming real streams alongside garbage subscribes to nothing."""
+    import asyncio
+
+    import websockets
+
+    async def run():
+        async with websockets.connect(srv.ws + path) as ws:
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            try:
+                await asyncio.wait_for(ws.recv(), 3)
+                closed = False
+            except websockets.ConnectionClosed:
+                closed = True
+            return first, closed
+    first, closed = asyncio.run(run())
+    assert set(first) >= {"error"} and set(first["error"]) == {"code", "msg"}, first
+    assert closed
+    assert srv.http.get("/fapi/v1/ping").json() == {}
