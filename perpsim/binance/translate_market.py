@@ -18,12 +18,15 @@ that name. What the core emits and what is pushed:
   (pushed per trading command; Binance batches these every 250 ms / 1 s).
 
 Payloads read the venue state at publication (``service.read``), which may be a few commands
-ahead of the event; every figure still comes from the core.
+ahead of the event; every figure still comes from the core. The costly ones (partial depth,
+klines of an interval, the 24 h tickers) are built only while a connection listens to them:
+the hub reports subscriptions through ``push_initial``.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+import weakref
+from typing import Callable, Iterable
 
 from perpsim.core.fixed import fmt
 from perpsim.core.marketdata import INTERVALS, AggTrade, Trade, bar_close, bar_open
@@ -34,6 +37,41 @@ from .translate import market
 
 DEPTH_SPEEDS = ("", "@100ms", "@250ms", "@500ms")
 PARTIAL_LEVELS = (5, 10, 20)
+
+#: Connections that subscribed to a market stream (see ``push_initial``): the costly payloads
+#: (partial depth, klines, tickers) are built only while someone listens to them.
+_CONNS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _listened(pred: Callable[[str], bool]) -> bool:
+    for conn in list(_CONNS):
+        for name in conn.subs:
+            if pred(name):
+                return True
+    return False
+
+
+def _kline_intervals(symbol: str) -> set[str]:
+    """The intervals someone listens to on ``<s>@kline_<i>`` or ``<pair>_perpetual@continuousKline_<i>``."""
+    s, pair = symbol.lower() + "@kline_", symbol.lower() + "_perpetual@continuousKline_"
+    out = set()
+    for conn in list(_CONNS):
+        for name in conn.subs:
+            if name.startswith(s):
+                out.add(name[len(s):])
+            elif name.startswith(pair):
+                out.add(name[len(pair):])
+    return out & INTERVALS.keys()
+
+
+def _wants_tickers(symbol: str) -> Callable[[str], bool]:
+    names = {symbol.lower() + "@ticker", symbol.lower() + "@miniTicker", "!ticker@arr", "!miniTicker@arr"}
+    return names.__contains__
+
+
+def _wants_partial(symbol: str) -> Callable[[str], bool]:
+    s = symbol.lower() + "@depth"
+    return lambda n: n.startswith(s) and _partial_name(n) is not None
 
 
 def _levels(ins, side: dict) -> list:
@@ -50,10 +88,12 @@ def _trade(service, e: Trade) -> Iterable:
 
 @market(AggTrade)
 def _agg_trade(service, e: AggTrade) -> Iterable:
+    klines, tickers = _kline_intervals(e.symbol), _listened(_wants_tickers(e.symbol))
+
     def build(ex):
         md = ex.orders.market.get(e.symbol)
-        newest = md is not None and md.agg_id == e.agg_id
-        return ex.clearing.instruments[e.symbol], (_bars_and_ticker(ex, md) if newest else None)
+        newest = (klines or tickers) and md is not None and md.agg_id == e.agg_id
+        return ex.clearing.instruments[e.symbol], (_bars_and_ticker(ex, md, klines, tickers) if newest else None)
     ins, extra = service.read(build)
     s = e.symbol.lower()
     q = shapes.qty(ins, e.qty)
@@ -90,29 +130,44 @@ def current_bar(md, interval: str) -> list | None:
     return b
 
 
-def _bars_and_ticker(ex, md):
-    bars = {iv: current_bar(md, iv) for iv in INTERVALS}
-    return ex.now, bars, md.ticker_24h(ex.now)
+def _bars_and_ticker(ex, md, klines: set, tickers: bool):
+    bars = {iv: current_bar(md, iv) for iv in INTERVALS if iv in klines}
+    return ex.now, bars, md.ticker_24h(ex.now) if tickers else None
+
+
+class _Fmt(dict):
+    """Memoized formatting within one message batch (the same prices recur across intervals)."""
+
+    def __init__(self, fn, ins):
+        super().__init__()
+        self.fn, self.ins = fn, ins
+
+    def __missing__(self, units: int) -> str:
+        v = self[units] = self.fn(self.ins, units)
+        return v
 
 
 def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: dict, t) -> list:
     s = symbol.lower()
     out = []
+    px, qt = _Fmt(shapes.price, ins), _Fmt(shapes.qty, ins)
     for iv, b in bars.items():
         if b is None:
             continue
         k = {"t": b[0], "T": bar_close(iv, b[0]), "s": symbol, "i": iv, "f": b[10], "L": b[11],
-             "o": shapes.price(ins, b[1]), "c": shapes.price(ins, b[4]), "h": shapes.price(ins, b[2]),
-             "l": shapes.price(ins, b[3]), "v": shapes.qty(ins, b[5]), "n": b[7], "x": False,
-             "q": shapes.plain(b[6]), "V": shapes.qty(ins, b[8]), "Q": shapes.plain(b[9]), "B": "0"}
+             "o": px[b[1]], "c": px[b[4]], "h": px[b[2]], "l": px[b[3]], "v": qt[b[5]], "n": b[7], "x": False,
+             "q": shapes.plain(b[6]), "V": qt[b[8]], "Q": shapes.plain(b[9]), "B": "0"}
         out.append((f"{s}@kline_{iv}", {"e": "kline", "E": now, "s": symbol, "k": k}))
         ck = dict(k)
         del ck["s"]
         out.append((f"{s}_perpetual@continuousKline_{iv}",
                     {"e": "continuous_kline", "E": now, "ps": symbol, "ct": "PERPETUAL", "k": ck}))
+    if t is None:
+        return out
     full = {"e": "24hrTicker", "E": now, "s": symbol, "p": shapes.price(ins, t.price_change),
             "P": fmt(t.price_change_percent, 3), "w": shapes.price(ins, t.weighted_avg_price),
-            "c": shapes.price(ins, t.last_price), "Q": shapes.qty(ins, t.last_qty), "o": shapes.price(ins, t.open_price),
+            "c": shapes.price(ins, t.last_price), "Q": shapes.qty(ins, t.last_qty),
+            "o": shapes.price(ins, t.open_price),
             "h": shapes.price(ins, t.high_price), "l": shapes.price(ins, t.low_price), "v": shapes.qty(ins, t.volume),
             "q": shapes.plain(t.quote_volume), "O": t.open_time, "C": t.close_time, "F": t.first_id, "L": t.last_id,
             "n": t.count}
@@ -124,17 +179,19 @@ def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: dict, t) -> lis
 
 @market(DepthUpdate)
 def _depth(service, e: DepthUpdate) -> Iterable:
+    want_partial = _listened(_wants_partial(e.symbol))
+
     def build(ex):
-        top = ex.orders.book(e.symbol).snapshot(max(PARTIAL_LEVELS))
+        top = ex.orders.book(e.symbol).snapshot(max(PARTIAL_LEVELS)) if want_partial else None
         return ex.clearing.instruments[e.symbol], top, ex.orders.book_ticker(e.symbol, ex.now)
     ins, top, bt = service.read(build)
     s = e.symbol.lower()
     diff = {"e": "depthUpdate", "E": e.time, "T": e.time, "s": e.symbol, "U": e.first_update_id,
             "u": e.final_update_id, "pu": e.prev_final_update_id, "b": _levels(ins, e.bids), "a": _levels(ins, e.asks)}
     out = [(f"{s}@depth{speed}", diff) for speed in DEPTH_SPEEDS]
-    bids = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.bids]
-    asks = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.asks]
-    for n in PARTIAL_LEVELS:
+    bids = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.bids] if top is not None else []
+    asks = [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in top.asks] if top is not None else []
+    for n in PARTIAL_LEVELS if top is not None else ():
         partial = {"e": "depthUpdate", "E": e.time, "T": e.time, "s": e.symbol, "U": e.first_update_id,
                    "u": max(top.last_update_id, e.final_update_id), "pu": e.prev_final_update_id,
                    "b": bids[:n], "a": asks[:n]}
@@ -185,7 +242,10 @@ def initial_messages(service, names) -> list[tuple[str, dict]]:
 
 
 def push_initial(service, conn, names) -> None:
-    """Called by the hub when streams are added: queue ``initial_messages`` after the SUBSCRIBE reply."""
+    """Called by the hub when streams are added: remember the connection (``_listened``) and queue
+    ``initial_messages`` after the SUBSCRIBE reply."""
+    if names:
+        _CONNS.add(conn)
     if not any(_partial_name(n) for n in names):
         return
     try:

@@ -122,7 +122,8 @@ def _trade_row(ins, t) -> dict:
             "isRPITrade": False}
 
 
-@endpoint("GET", "/fapi/v1/trades", weight=5, params=(SYMBOL, Param("limit", "integer", description="default 500, at most 1000")))
+@endpoint("GET", "/fapi/v1/trades", weight=5,
+          params=(SYMBOL, Param("limit", "integer", description="default 500, at most 1000")))
 async def recent_trades(ctx):
     """Recent trades, oldest first."""
     symbol = _symbol(ctx)
@@ -244,8 +245,8 @@ async def index_price_klines(ctx):
 
 
 # ---------------------------------------------------------------------- funding
-@endpoint("GET", "/fapi/v1/fundingRate", params=(SYMBOL_OPT, _START, _END, Param("limit", "integer",
-                                                                                  description="default 100, at most 1000")))
+@endpoint("GET", "/fapi/v1/fundingRate",
+          params=(SYMBOL_OPT, _START, _END, Param("limit", "integer", description="default 100, at most 1000")))
 async def funding_rate(ctx):
     """Funding rate history, oldest first (the settlements the venue journaled)."""
     symbol = _symbol_opt(ctx)
