@@ -283,4 +283,7 @@ def test_06_more_rest(s):
     c = ex.create_order(SYM, "market", "sell", 0.002, None, {"reduceOnly": True})
     assert c["status"] == "closed" and c["average"] == 58900.0
     assert ex.fetch_positions([SYM]) == []
+    # ccxt.pro's keepalive: PUT /fapi/v1/listenKey with no listenKey parameter (binance-api.md 3.5)
+    lk = ex.fapiPrivatePostListenKey()["listenKey"]
+    assert ex.fapiPrivatePutListenKey() in ({}, {"listenKey": lk})
     assert s.venue.ledger_balanced()
