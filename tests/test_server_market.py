@@ -365,3 +365,30 @@ def test_partial_depth_on_subscribe(srv):
             m = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert m["e"] == "depthUpdate" and m["b"] == rest["bids"][:5] and len(m["a"]) <= 5
     asyncio.run(main())
+
+
+def test_kline_close_on_simulated_clock(tmp_path):
+    """A trade opening a new bar pushes the previous bar first, closed ("x": true); REST agrees."""
+    with running_server(tmp_path, clock="sim") as s:
+        s.price(SYM, "60000")
+        mk, tk = s.account("1000000"), s.account("1000000")
+
+        async def main():
+            async with websockets.connect(s.ws + "/ws/btcusdt@kline_1m/btcusdt@kline_5m") as ws:
+                await aorder(s, mk, "BUY", "0.1", "59990")
+                await aorder(s, tk, "SELL", "0.1", "59990")
+                first = await _recv_until(ws, lambda m: m["k"]["i"] == "1m")
+                assert first["k"]["x"] is False and first["k"]["c"] == "59990.0"
+                await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: s.admin("POST", "/admin/v1/clock", {"advanceMs": 60_000}))
+                await aorder(s, mk, "BUY", "0.1", "59980")
+                await aorder(s, tk, "SELL", "0.1", "59980")
+                closed = await _recv_until(ws, lambda m: m["k"]["i"] == "1m")
+                assert closed["k"]["x"] is True and closed["k"]["t"] == first["k"]["t"]
+                assert closed["k"]["c"] == "59990.0" and closed["k"]["n"] == 1
+                opened = await _recv_until(ws, lambda m: m["k"]["i"] == "1m")
+                assert opened["k"]["x"] is False and opened["k"]["t"] == first["k"]["t"] + 60_000
+                rows = s.http.get("/fapi/v1/klines", params={"symbol": SYM, "interval": "1m"}).json()
+                assert [r[0] for r in rows] == [first["k"]["t"], opened["k"]["t"]]
+                assert rows[0][4] == "59990.0" and rows[1][4] == "59980.0"
+        asyncio.run(main())

@@ -13,7 +13,8 @@ that name. What the core emits and what is pushed:
   diff is published, with the same keys. ``<s>@bookTicker`` and ``!bookTicker`` when the diff
   touched the best bid or ask.
 * The newest ``AggTrade`` of a command -> the open bar of every interval on
-  ``<s>@kline_<i>`` and ``<pair>_perpetual@continuousKline_<i>``, and the rolling 24 h
+  ``<s>@kline_<i>`` and ``<pair>_perpetual@continuousKline_<i>`` (preceded by the previous bar
+  with ``"x": true`` when the trade opened a new bar), and the rolling 24 h
   statistics on ``<s>@ticker``, ``<s>@miniTicker``, ``!ticker@arr``, ``!miniTicker@arr``
   (pushed per trading command; Binance batches these every 250 ms / 1 s).
 
@@ -130,8 +131,30 @@ def current_bar(md, interval: str) -> list | None:
     return b
 
 
+#: (symbol, interval) -> open time of the bar last pushed; when a trade opens a new bar, the
+#: previous one is pushed first with "x": true (Binance pushes it at the close time; here it
+#: comes with the next trade).
+_LAST_OPEN: dict[tuple[str, str], int] = {}
+
+
 def _bars_and_ticker(ex, md, klines: set, tickers: bool):
-    bars = {iv: current_bar(md, iv) for iv in INTERVALS if iv in klines}
+    bars = []
+    for iv in INTERVALS:
+        if iv not in klines:
+            continue
+        b = current_bar(md, iv)
+        if b is None:
+            continue
+        last = _LAST_OPEN.get((md.symbol, iv))
+        if last is not None and last < b[0]:
+            for old in reversed(md.bars[iv]):
+                if old[0] == last:
+                    bars.append((iv, old, True))
+                    break
+                if old[0] < last:
+                    break
+        _LAST_OPEN[(md.symbol, iv)] = b[0]
+        bars.append((iv, b, False))
     return ex.now, bars, md.ticker_24h(ex.now) if tickers else None
 
 
@@ -147,15 +170,13 @@ class _Fmt(dict):
         return v
 
 
-def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: dict, t) -> list:
+def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: list, t) -> list:
     s = symbol.lower()
     out = []
     px, qt = _Fmt(shapes.price, ins), _Fmt(shapes.qty, ins)
-    for iv, b in bars.items():
-        if b is None:
-            continue
+    for iv, b, closed in bars:
         k = {"t": b[0], "T": bar_close(iv, b[0]), "s": symbol, "i": iv, "f": b[10], "L": b[11],
-             "o": px[b[1]], "c": px[b[4]], "h": px[b[2]], "l": px[b[3]], "v": qt[b[5]], "n": b[7], "x": False,
+             "o": px[b[1]], "c": px[b[4]], "h": px[b[2]], "l": px[b[3]], "v": qt[b[5]], "n": b[7], "x": closed,
              "q": shapes.plain(b[6]), "V": qt[b[8]], "Q": shapes.plain(b[9]), "B": "0"}
         out.append((f"{s}@kline_{iv}", {"e": "kline", "E": now, "s": symbol, "k": k}))
         ck = dict(k)
