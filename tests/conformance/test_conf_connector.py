@@ -142,6 +142,9 @@ def test_05_liquidation(s):
     msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
     o = events(msg)[0]["o"]
     assert o["S"] == "SELL" and D(o["z"]) == D(FILL_QTY) and o["x"] in ("CALCULATED", "TRADE")
+    s.user.wait(lambda m: any(e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "ORDER" and
+                              any(p["s"] == SYMBOL and D(p["pa"]) == 0 for p in e["a"]["P"]) for e in events(m)),
+                10, "ACCOUNT_UPDATE with the position closed")
     fo = s.user.wait(lambda m: m["e"] == "forceOrder", 10, "forceOrder on the market stream")
     assert fo["o"]["s"] == SYMBOL and fo["o"]["S"] == "SELL" and D(fo["o"]["z"]) == D(FILL_QTY)
     forced = um.force_orders(symbol=SYMBOL)

@@ -194,6 +194,9 @@ def test_05_liquidation(s):
     s.venue.crash()
     msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
     assert events(msg)[0]["o"]["S"] == "SELL" and D(events(msg)[0]["o"]["z"]) == D(FILL_QTY)
+    s.user.wait(lambda m: any(e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "ORDER" and
+                              any(p["s"] == SYMBOL and D(p["pa"]) == 0 for p in e["a"]["P"]) for e in events(m)),
+                10, "ACCOUNT_UPDATE with the position closed")
     fo = s.market.wait(lambda m: m["e"] == "forceOrder", 10, "forceOrder stream")
     assert fo["o"]["S"] == "SELL" and D(fo["o"]["z"]) == D(FILL_QTY)
     forced = r.users_force_orders(symbol=SYMBOL).data()
