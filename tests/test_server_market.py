@@ -289,10 +289,19 @@ def test_ccxt_pro_watchers(srv):
             assert ob["asks"] == [[float(p), float(q)] for p, q in rest["asks"]]
 
             trades_task = asyncio.ensure_future(ex.watch_trades(sym))
+            agg_task = asyncio.ensure_future(ex.watch_trades(sym, params={"name": "aggTrade"}))
             ohlcv_task = asyncio.ensure_future(ex.watch_ohlcv(sym, "1m"))
             ticker_task = asyncio.ensure_future(ex.watch_ticker(sym))
+            tickers_task = asyncio.ensure_future(ex.watch_tickers())
+            bidask_task = asyncio.ensure_future(ex.watch_bids_asks([sym]))
             await asyncio.sleep(0.5)
             await aorder(srv, tk, "SELL", "0.01")
+            agg = await asyncio.wait_for(agg_task, 10)
+            assert agg[-1]["amount"] == 0.01 and agg[-1]["side"] == "sell"
+            assert sym in await asyncio.wait_for(tickers_task, 10)
+            ba = (await asyncio.wait_for(bidask_task, 10))[sym]
+            rest_bt = srv.http.get("/fapi/v1/ticker/bookTicker", params={"symbol": SYM}).json()
+            assert (ba["bid"], ba["ask"]) == (float(rest_bt["bidPrice"]), float(rest_bt["askPrice"]))
             trades = await asyncio.wait_for(trades_task, 10)
             assert trades[-1]["symbol"] == sym and trades[-1]["side"] == "sell" and trades[-1]["amount"] == 0.01
             ohlcv = await asyncio.wait_for(ohlcv_task, 10)

@@ -72,8 +72,8 @@ def _now(ctx) -> int:
 
 
 # ---------------------------------------------------------------------- order book
-@endpoint("GET", "/fapi/v1/depth", weight=10, params=(SYMBOL, Param("limit", "integer", enum=tuple(
-    str(n) for n in DEPTH_LIMITS), description="5, 10, 20, 50, 100, 500 (default) or 1000")))
+@endpoint("GET", "/fapi/v1/depth", weight=10,
+          params=(SYMBOL, Param("limit", "integer", description="5, 10, 20, 50, 100, 500 (default) or 1000")))
 async def depth(ctx):
     """Order book: lastUpdateId on the id sequence of the depth streams' U/u/pu."""
     symbol = _symbol(ctx)
