@@ -21,6 +21,7 @@ from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint
 from .common import instrument
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+MAX_LONG = 2**63 - 1      # Binance's times and ids are Java longs (and SQLite integers)
 _INTERVAL = Param("interval", required=True, enum=tuple(INTERVALS))
 _START = Param("startTime", "integer", description="ms since the epoch")
 _END = Param("endTime", "integer", description="ms since the epoch")
@@ -51,8 +52,8 @@ def _symbol_opt(ctx) -> str | None:
 
 
 def _times(ctx) -> tuple[int | None, int | None]:
-    start = ctx.params.int("startTime", lo=0)
-    end = ctx.params.int("endTime", lo=0)
+    start = ctx.params.int("startTime", lo=0, hi=MAX_LONG)
+    end = ctx.params.int("endTime", lo=0, hi=MAX_LONG)
     if start is not None and end is not None and start > end:
         raise VenueError(-1023, "Start time is greater than end time.")
     return start, end
@@ -143,7 +144,7 @@ async def historical_trades(ctx):
     """Older trades from the tape (API key required, as on Binance), from ``fromId``."""
     symbol = _symbol(ctx)
     limit = ctx.params.int("limit", default=500, lo=1, hi=1000)
-    from_id = ctx.params.int("fromId", lo=0)
+    from_id = ctx.params.int("fromId", lo=0, hi=MAX_LONG)
 
     def build(ex):
         ins = ex.clearing.instruments[symbol]
@@ -162,7 +163,7 @@ async def historical_trades(ctx):
 async def agg_trades(ctx):
     """Aggregate trades (no "M" key: ccxt reads a trade with one as spot)."""
     symbol = _symbol(ctx)
-    from_id = ctx.params.int("fromId", lo=0)
+    from_id = ctx.params.int("fromId", lo=0, hi=MAX_LONG)
     start, end = _times(ctx)
     limit = ctx.params.int("limit", default=500, lo=1, hi=1000)
     if start is not None and end is not None and end - start > HOUR:
