@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 import urllib.parse
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -505,3 +506,85 @@ def test_hostile_websocket_urls(srv, path):
     assert set(first) >= {"error"} and set(first["error"]) == {"code", "msg"}, first
     assert closed
     assert srv.http.get("/fapi/v1/ping").json() == {}
+
+
+# ---------------------------------------------------------------------- random valid trading (hypothesis, stateful)
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def market(tmp_path_factory):
+    s = RunningServer(tmp_path_factory.mktemp("stateful")).start()
+    s.price("BTCUSDT", "60000")
+    s.traders = [s.account(deposit="1000000") for _ in range(3)]
+    yield s
+    s.stop()
+
+
+def test_random_trading_keeps_the_books_straight(market):
+    """Random valid orders, cancels and price moves from three accounts through the REST API: every answer is
+    a 200 or a Binance error, the ledger balances, and the three accounts' positions net to zero (they only
+    trade with each other)."""
+    srv = market
+    price = {"mark": 60000}
+    seen: list[tuple[str, int]] = []
+
+    class Trading(RuleBasedStateMachine):
+        def req(self, method, path, acct, params):
+            r = srv.signed(method, path, acct, params)
+            check_shape(r, f"{method} {path} {params}")
+            seen.append((f"{method} {path}", r.status_code if r.status_code == 200 else r.json()["code"]))
+            return r
+
+        @rule(who=st.integers(0, 2), side=st.sampled_from(["BUY", "SELL"]), ticks=st.integers(-300, 300),
+              qty=st.integers(2, 50), tif=st.sampled_from(["GTC", "IOC", "GTX", "FOK"]))
+        def limit(self, who, side, ticks, qty, tif):
+            p = price["mark"] + ticks * 10
+            self.req("POST", "/fapi/v1/order", srv.traders[who], {
+                "symbol": "BTCUSDT", "side": side, "type": "LIMIT", "timeInForce": tif,
+                "quantity": f"{qty / 1000:.3f}", "price": f"{p}"})
+
+        @rule(who=st.integers(0, 2), side=st.sampled_from(["BUY", "SELL"]), qty=st.integers(2, 30),
+              reduce=st.booleans())
+        def market_order(self, who, side, qty, reduce):
+            self.req("POST", "/fapi/v1/order", srv.traders[who], {
+                "symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": f"{qty / 1000:.3f}",
+                "reduceOnly": "true" if reduce else "false"})
+
+        @rule(who=st.integers(0, 2), pick=st.integers(0, 1000))
+        def cancel_one(self, who, pick):
+            open_ = self.req("GET", "/fapi/v1/openOrders", srv.traders[who], {"symbol": "BTCUSDT"}).json()
+            if open_:
+                o = open_[pick % len(open_)]
+                r = self.req("DELETE", "/fapi/v1/order", srv.traders[who],
+                             {"symbol": "BTCUSDT", "orderId": o["orderId"]})
+                assert r.status_code == 200 and r.json()["status"] == "CANCELED", r.text
+
+        @rule(who=st.integers(0, 2))
+        def cancel_all(self, who):
+            r = self.req("DELETE", "/fapi/v1/allOpenOrders", srv.traders[who], {"symbol": "BTCUSDT"})
+            assert r.status_code == 200
+            assert self.req("GET", "/fapi/v1/openOrders", srv.traders[who], {"symbol": "BTCUSDT"}).json() == []
+
+        @rule(step=st.integers(-20, 20))
+        def move(self, step):
+            price["mark"] = max(57000, min(63000, price["mark"] + step * 50))
+            srv.price("BTCUSDT", str(price["mark"]))
+
+        @invariant()
+        def positions_net_to_zero(self):
+            total = Decimal(0)
+            for a in srv.traders:
+                rows = self.req("GET", "/fapi/v2/positionRisk", a, {"symbol": "BTCUSDT"}).json()
+                total += sum(Decimal(p["positionAmt"]) for p in rows)
+            assert total == 0
+
+    Trading.TestCase.settings = settings(max_examples=15, stateful_step_count=20, deadline=None, database=None,
+                                         derandomize=True, suppress_health_check=list(HealthCheck))
+    Trading.TestCase().runTest()
+    trades = sum(1 for what, code in seen if what == "POST /fapi/v1/order" and code == 200)
+    print(f"stateful: {len(seen)} requests, {trades} orders accepted; codes {sorted(set(c for _, c in seen))}")
+    assert trades >= 20, seen[-20:]
+    fills = sum(len(srv.signed("GET", "/fapi/v1/userTrades", a, {"symbol": "BTCUSDT"}).json()) for a in srv.traders)
+    assert fills >= 10, f"only {fills} fills: the invariant was hardly exercised"
+    assert srv.state()["ledgerBalanced"] is True
