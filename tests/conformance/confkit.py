@@ -2,7 +2,8 @@
 
 A session is one trading bot, written against Binance's documented USD-M API with an
 unmodified client pointed at the local server (binance-api.md section 1). The venue is set up
-through the admin API and a market-maker account that rests orders with raw signed requests:
+through the admin API and a market-maker account whose resting orders are placed with the venue
+command behind POST /fapi/v1/order (setup, not what a session tests):
 
     BTCUSDT index (so mark) at 60,000; the insurance fund seeded; the maker offers 0.050 at
     60,000 (the bot's fill) and later bids 58,900 (what the liquidation IOC sells into).
