@@ -141,7 +141,43 @@ def _merge(into: list, bar: list) -> None:
     into[11] = bar[11]
 
 
-class MarketData:
+class BarSeries:
+    """1m bars folded into every longer interval as they finish, the open bar merged in on reads.
+
+    Subclasses hold ``bars`` (interval -> deque of bars) and ``cur`` (the open 1m bar) and say how
+    two bars of their layout combine (``_merge_bar``). OHLC aggregation is exact.
+    """
+
+    __slots__ = ()
+    _merge_bar = staticmethod(_merge)
+
+    def _finish(self, bar: list) -> None:
+        self.bars["1m"].append(bar)
+        for iv in _LONGER:
+            s = bar_open(iv, bar[0])
+            dq = self.bars[iv]
+            if dq and dq[-1][0] == s:
+                self._merge_bar(dq[-1], bar)
+            else:
+                nb = bar[:]
+                nb[0] = s
+                dq.append(nb)
+
+    def _raw(self, interval: str) -> list[list]:
+        out = [b[:] for b in self.bars[interval]]
+        cur = self.cur
+        if cur is not None:
+            s = bar_open(interval, cur[0])
+            if out and out[-1][0] == s:
+                self._merge_bar(out[-1], cur)
+            else:
+                nb = cur[:]
+                nb[0] = s
+                out.append(nb)
+        return out
+
+
+class MarketData(BarSeries):
     """Trades, klines and tickers of one symbol (state of the order layer; pickles)."""
 
     __slots__ = ("symbol", "last_price", "last_qty", "last_time", "trades", "agg_trades", "agg_id",
@@ -215,32 +251,7 @@ class MarketData:
         """A taker order is done: its next fill (after a modify) starts a new aggTrade."""
         self._agg_key = None
 
-    def _finish(self, bar: list) -> None:
-        self.bars["1m"].append(bar)
-        for iv in _LONGER:
-            s = bar_open(iv, bar[0])
-            dq = self.bars[iv]
-            if dq and dq[-1][0] == s:
-                _merge(dq[-1], bar)
-            else:
-                nb = bar[:]
-                nb[0] = s
-                dq.append(nb)
-
     # ------------------------------------------------------------------ queries
-    def _raw(self, interval: str) -> list[list]:
-        out = [b[:] for b in self.bars[interval]]
-        cur = self.cur
-        if cur is not None:
-            s = bar_open(interval, cur[0])
-            if out and out[-1][0] == s:
-                _merge(out[-1], cur)
-            else:
-                nb = cur[:]
-                nb[0] = s
-                out.append(nb)
-        return out
-
     def klines(self, interval: str, start: int | None = None, end: int | None = None,
                limit: int = 500) -> list[Kline]:
         """Bars oldest first, gaps filled with flat bars, within [start, end] by open time."""

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from .marketdata import INTERVALS, KLINE_LEN, MINUTE, bar_close, bar_open
+from .marketdata import INTERVALS, KLINE_LEN, MINUTE, BarSeries, bar_close
 
 MARK, INDEX = "mark", "index"
-_LONGER = tuple(k for k in INTERVALS if k != "1m")
 
 # A bar is a list: [open_time, open, high, low, close, count]
 
@@ -32,10 +31,11 @@ def _merge(into: list, bar: list) -> None:
     into[5] += bar[5]
 
 
-class PriceSeries:
+class PriceSeries(BarSeries):
     """The bars of one price series (a symbol's mark or index)."""
 
     __slots__ = ("bars", "cur")
+    _merge_bar = staticmethod(_merge)
 
     def __init__(self):
         self.bars: dict[str, deque] = {iv: deque(maxlen=KLINE_LEN) for iv in INTERVALS}
@@ -56,33 +56,12 @@ class PriceSeries:
         cur[4] = price
         cur[5] += 1
 
-    def _finish(self, bar: list) -> None:
-        self.bars["1m"].append(bar)
-        for iv in _LONGER:
-            s = bar_open(iv, bar[0])
-            dq = self.bars[iv]
-            if dq and dq[-1][0] == s:
-                _merge(dq[-1], bar)
-            else:
-                nb = bar[:]
-                nb[0] = s
-                dq.append(nb)
-
     def klines(self, interval: str, start: int | None = None, end: int | None = None,
                limit: int = 500) -> list[tuple]:
         """``(open_time, open, high, low, close, close_time, count)`` oldest first, gaps filled."""
         if interval not in INTERVALS:
             raise ValueError(interval)
-        raw = [b[:] for b in self.bars[interval]]
-        if self.cur is not None:
-            s = bar_open(interval, self.cur[0])
-            if raw and raw[-1][0] == s:
-                _merge(raw[-1], self.cur)
-            else:
-                nb = self.cur[:]
-                nb[0] = s
-                raw.append(nb)
-        raw = [b for b in raw if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
+        raw = [b for b in self._raw(interval) if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
         length = INTERVALS[interval]
         filled: list[list] = []
         prev = None
