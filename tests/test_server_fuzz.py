@@ -226,6 +226,24 @@ def hostile_requests(srv):
             a, {"symbol": "BTCUSDT", "leverage": 1000}), headers=H)),
         ("leverage 1e3", None, lambda: srv.http.post("/fapi/v1/leverage?" + signed_qs(
             a, {"symbol": "BTCUSDT", "leverage": "1e3"}), headers=H)),
+        ("orderId of 30 digits", None, lambda: srv.http.get("/fapi/v1/order?" + signed_qs(
+            a, {"symbol": "BTCUSDT", "orderId": 10**30}), headers=H)),
+        ("negative orderId", None, lambda: srv.http.delete("/fapi/v1/order?" + signed_qs(
+            a, {"symbol": "BTCUSDT", "orderId": -1}), headers=H)),
+        ("startTime after endTime", None, lambda: srv.http.get("/fapi/v1/userTrades?" + signed_qs(
+            a, {"symbol": "BTCUSDT", "startTime": now(), "endTime": now() - 86_400_000}), headers=H)),
+        ("negative startTime on klines", None, lambda: srv.http.get(
+            "/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime=-99999999999999")),
+        ("unknown kline interval", None, lambda: srv.http.get("/fapi/v1/klines?symbol=BTCUSDT&interval=7m")),
+        ("depth limit 10^12", None, lambda: srv.http.get("/fapi/v1/depth?symbol=BTCUSDT&limit=1000000000000")),
+        ("positionMargin amount 1e400", None, lambda: srv.http.post("/fapi/v1/positionMargin?" + signed_qs(
+            a, {"symbol": "BTCUSDT", "amount": "1e400", "type": 1}), headers=H)),
+        ("transfer of NaN", None, lambda: srv.http.post("/sapi/v1/asset/transfer?" + signed_qs(
+            a, {"type": "UMFUTURE_MAIN", "asset": "USDT", "amount": "NaN"}), headers=H)),
+        ("transfer of more than the wallet", None, lambda: srv.http.post("/sapi/v1/asset/transfer?" + signed_qs(
+            a, {"type": "UMFUTURE_MAIN", "asset": "USDT", "amount": "1e12"}), headers=H)),
+        ("transfer of an unknown asset", None, lambda: srv.http.post("/sapi/v1/asset/transfer?" + signed_qs(
+            a, {"type": "UMFUTURE_MAIN", "asset": "NOPE", "amount": "1"}), headers=H)),
         ("another account's order: query", -2013, lambda: srv.http.get("/fapi/v1/order?" + signed_qs(
             a, {"symbol": "BTCUSDT", "orderId": srv.victim_order}), headers=H)),
         ("another account's order: cancel", -2011, lambda: srv.http.delete("/fapi/v1/order?" + signed_qs(
