@@ -52,13 +52,15 @@ class Server:
         self.service = service
         self.admin_token = admin_token
         self.limiter = limiter or RateLimiter()
+        service.settings.extra["limiter"] = self.limiter   # exchangeInfo advertises what is enforced
         self.hub = StreamHub(service)
         self.webhooks = WebhookSender(service)
         routes = [Route("/openapi.json", self.openapi_json, methods=["GET"])]
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
                        WebSocketRoute(prefix + "/stream", self.ws)]
-        routes.append(Route("/{path:path}", self.http, methods=["GET", "POST", "PUT", "DELETE"]))
+        routes.append(Route("/{path:path}", self.http,
+                            methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]))
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
     @contextlib.asynccontextmanager

@@ -40,10 +40,15 @@ class Params:
         except (UnicodeDecodeError, ValueError):
             raise VenueError(-1104, "Not all sent parameters were read; malformed request.") from None
         values: dict[str, str] = {}
-        for k, v in body + query:   # query last: it wins
-            if len(v) > MAX_VALUE or len(k) > 64:
-                raise VenueError(-1104, "Not all sent parameters were read; read too large a parameter.")
-            values[k] = v
+        for part in (body, query):
+            seen = set()
+            for k, v in part:
+                if k in seen:
+                    raise VenueError(-1101, "Duplicate values for a parameter detected.")
+                seen.add(k)
+                if len(v) > MAX_VALUE or len(k) > 64:
+                    raise VenueError(-1104, "Not all sent parameters were read; read too large a parameter.")
+                values[k] = v   # the query comes last: on a clash between query and body it wins
         self.values = values
 
     def __contains__(self, name: str) -> bool:

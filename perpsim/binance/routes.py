@@ -81,7 +81,8 @@ def openapi() -> dict:
             "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}",
             "parameters": [
                 {"name": p.name, "in": "query", "required": p.required,
-                 "schema": {"type": p.type, **({"enum": list(p.enum)} if p.enum else {})},
+                 "schema": {"type": p.type, **({"enum": [int(v) if p.type == "integer" else v for v in p.enum]}
+                                               if p.enum else {})},
                  **({"description": p.description} if p.description else {})}
                 for p in params],
             "responses": {

@@ -137,7 +137,13 @@ async def websocket_endpoint(hub: StreamHub, ws: WebSocket) -> None:
     sender = asyncio.create_task(_sender(conn))
     try:
         while True:
-            text = await ws.receive_text()
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:  # a binary frame: Binance speaks JSON text only
+                conn.put({"error": {"code": 3, "msg": "Invalid JSON: binary frames are not supported"}})
+                continue
             reply = handle_control(hub, conn, text)
             if reply is not None:
                 conn.put(reply)  # through the queue: replies keep their order with pushes

@@ -221,7 +221,7 @@ def _adl(service, r: AdlRecord) -> Iterable:
     q = shapes.qty(ins, r.qty)
     p = shapes.price(ins, r.price)
     o = {"s": r.symbol, "c": ADL_CLIENT_ID, "S": r.side, "o": "LIMIT", "f": "IOC", "q": q, "p": p, "ap": avg(ins, r.price),
-         "sp": "0", "x": "CALCULATED", "X": "FILLED", "i": 0, "l": q, "z": q, "L": p, "T": r.time, "t": 0,
+         "sp": "0", "x": "CALCULATED", "X": "FILLED", "i": r.order_id, "l": q, "z": q, "L": p, "T": r.time, "t": 0,
          "b": "0", "a": "0", "m": False, "R": False, "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": r.position_side,
          "cp": False, "pP": False, "si": 0, "ss": 0, "rp": shapes.money(r.realized_pnl), "V": "NONE", "pm": "NONE",
          "gtd": 0, "er": "0"}

@@ -123,6 +123,7 @@ class AdlRecord(NamedTuple):
     price: int
     realized_pnl: int
     liquidated_account_id: int
+    order_id: int = 0         # the ADL close's own order id (one counter with every order)
 
 
 class InsuranceFundChanged(NamedTuple):

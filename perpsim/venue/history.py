@@ -50,6 +50,10 @@ class History:
         for etype, table in TABLES.items():
             cols = ", ".join(f'"{f}"' for f in etype._fields)
             db.execute(f'CREATE TABLE IF NOT EXISTS {table} (seq INTEGER NOT NULL, {cols})')
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for f in etype._fields:   # an event that gained a field: the table gains the column
+                if f not in have:
+                    db.execute(f'ALTER TABLE {table} ADD COLUMN "{f}"')
             db.execute(f"CREATE INDEX IF NOT EXISTS {table}_seq ON {table}(seq)")
             if "account_id" in etype._fields:
                 db.execute(f"CREATE INDEX IF NOT EXISTS {table}_acct ON {table}(account_id, seq)")

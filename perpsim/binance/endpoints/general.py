@@ -15,7 +15,14 @@ async def ping(ctx):
 
 @endpoint("GET", ("/fapi/v1/time", "/api/v3/time"))
 async def server_time(ctx):
-    """The server's time (the venue clock)."""
+    """The server's time: the clock signed requests are checked against (binance-api.md 4.2).
+
+    On a simulated venue clock the timestamp check uses wall time, so clients that sync to this
+    endpoint (ccxt's adjustForTimeDifference, python-binance's AsyncClient) must see wall time too;
+    with the check off, the venue's own time."""
+    if ctx.service.settings.check_time:
+        import time
+        return {"serverTime": int(time.time() * 1000)}
     return {"serverTime": ctx.service.now()}
 
 

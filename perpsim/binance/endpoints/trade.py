@@ -807,7 +807,7 @@ async def force_orders(ctx):
                 cid, limit_px, px = f"autoclose-{r['time']}", r["bankruptcy_price"] or r["execution_price"], \
                     r["execution_price"]
             else:
-                oid, cid, limit_px, px = 0, ADL_CLIENT_ID, r["price"], r["price"]
+                oid, cid, limit_px, px = r["order_id"], ADL_CLIENT_ID, r["price"], r["price"]
             q = shapes.qty(ins, r["qty"])
             out.append({"orderId": oid, "symbol": r["symbol"], "status": "FILLED", "clientOrderId": cid,
                         "price": shapes.price(ins, limit_px), "avgPrice": avg(ins, px), "origQty": q,

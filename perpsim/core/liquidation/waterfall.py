@@ -283,10 +283,18 @@ class Liquidator:
             realized = sum(x.realized_pnl for x in adl if isinstance(x, TradeSettled))
             events += adl
             events.append(AdlRecord(now, e.account_id, pos.symbol, e.position_side, other_side, take, price, realized,
-                                    acct.id))
+                                    acct.id, self._order_id()))
             counterparties.append((e.account_id, e.position_side, take))
             qty -= take
         return events, qty, counterparties
+
+    def _order_id(self) -> int:
+        """An order id for a close that has no order of its own (ADL), from the order layer's counter."""
+        orders = getattr(self.ex, "orders", None)
+        if orders is None:
+            return 0
+        orders.next_order_id += 1
+        return orders.next_order_id
 
     def insurance_share(self, acct, wallet, symbol: str, release_to=None) -> list:
         """After a full liquidation: the configured share of what is left goes to the fund, the rest
