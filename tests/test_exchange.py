@@ -117,3 +117,18 @@ def test_index_from_weighted_constituents_with_outliers_capped(ex):
     assert ex.markets["BTCUSDT"].index == P("61000")
     assert ex.apply(Command("set_index_constituents", {"symbol": "BTCUSDT", "constituents": [["x", -1, 1]]},
                             ex.now)).error.code == -1130
+
+
+def test_bracket_tables_follow_the_venue_date(ex):
+    """A replay of 2021 uses 2021's tables (binance-mechanics.md 1.5): BTCUSDT's tier 1 was 50k/125x."""
+    run(ex, "set_leverage", account_id=1, symbol="BTCUSDT", leverage=20)
+    run(ex, "trade", buyer=1, seller=2, symbol="BTCUSDT", qty=P("1"), price=P("60000"))
+    pos = ex.clearing.accounts[1].positions[("BTCUSDT", "BOTH")]
+    assert ex.clearing.position_figures(pos).mmr == P("0.004")        # 2026: 60k is in tier 1 (to 300k)
+    before = ex.state_hash()
+    run(ex, "set_bracket_date", date="2021-06-01")
+    assert ex.state_hash() != before
+    f = ex.clearing.position_figures(pos)
+    assert (f.mmr, f.maintenance_amount) == (P("0.005"), P("50"))       # 2021: 50k-250k, 0.5%, cum 50
+    assert ex.clearing.table("BTCUSDT").max_leverage == 125
+    assert ex.apply(Command("set_bracket_date", {"date": "June"}, ex.now)).error.code == -1130

@@ -42,6 +42,9 @@ def build(data_dir: Path | None, clock: str, seed: int, replay: Path | None, sym
 async def prepare(service) -> tuple[int, str, str]:
     """Prices at the start, and the demo account (created once, then reused)."""
     await service.start()
+    data_date = getattr(service.feed, "data_date", None)
+    if data_date is not None and service.read(lambda ex: ex.clearing.bracket_date) is None:
+        await service.submit("set_bracket_date", date=data_date)   # a replay of 2021 uses 2021's tables
     if service.settings.liquidity:
         await service.ensure_liquidity_account()
     await service.tick_prices(service.now())

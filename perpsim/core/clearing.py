@@ -602,6 +602,7 @@ class ClearingHouse:
     def state_hash(self) -> str:
         """SHA-256 of a canonical dump of the state: the same on every machine for the same commands."""
         h = hashlib.sha256()
+        h.update(f"D|{self.bracket_date}\n".encode())
         for symbol in sorted(self.marks):
             h.update(f"M|{symbol}|{self.marks[symbol]}\n".encode())
         for acct_id in sorted(self.accounts):

@@ -485,6 +485,20 @@ def _settle_funding(ex: Exchange, symbol: str):
     return None, events + ex._settle_funding(symbol)
 
 
+@handler("set_bracket_date")
+def _set_bracket_date(ex: Exchange, date: str | None = None):
+    """Use the bracket tables in force on ``date`` (YYYY-MM-DD; None: the newest), e.g. for a replay of
+    2021 data (binance-mechanics.md 1.5). Margin figures and detection follow at once."""
+    import datetime as dt
+    try:
+        day = None if date is None else dt.date.fromisoformat(date)
+    except (TypeError, ValueError):
+        raise E.illegal_param("date", "YYYY-MM-DD.") from None
+    ex.clearing.set_bracket_date(day)
+    ex._detector = None   # rebuilt on the new tables
+    return None, []
+
+
 @handler("fund_insurance")
 def _fund_insurance(ex: Exchange, asset: str, amount: int):
     """Seed an insurance fund with test money (an admin deposit)."""

@@ -8,6 +8,7 @@ the first candle, shifted so that the first candle starts when the venue starts 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -73,6 +74,8 @@ class ReplayIndex:
             raise ValueError(f"{path}: no kline data found to replay")
         first = min(ts[0] for ts, _ in self.series.values())
         self.offset = start_ms - first
+        #: the replayed data's first day: the venue uses the bracket tables in force then
+        self.data_date = dt.datetime.fromtimestamp(first / 1000, tz=dt.timezone.utc).date().isoformat()
 
     def price_at(self, symbol: str, t: int) -> int:
         s = self.series.get(symbol)

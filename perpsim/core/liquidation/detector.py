@@ -261,7 +261,7 @@ class IndexedDetector:
     def rebuild(self) -> None:
         """Recompute every scope from the clearing state and bulk-build the sorted runs."""
         ch = self.clearing
-        self._tabs = {s: _Tab(ins.brackets, ins.margin_asset) for s, ins in ch.instruments.items()}
+        self._tabs = {s: _Tab(ch.table(s), ins.margin_asset) for s, ins in ch.instruments.items()}
         self._sym_list = sorted(self._tabs)
         self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
         self._tab_arrays = [self._tabs[s] for s in self._sym_list]
@@ -1004,7 +1004,7 @@ def full_scan(clearing, marks: dict[str, int] | None = None) -> set[tuple]:
                 continue
             ins = instruments[p.symbol]
             mp = marks.get(p.symbol) or p.entry_price
-            mm = ins.brackets.maint_margin(notional(p.qty, mp))
+            mm = clearing.table(p.symbol).maint_margin(notional(p.qty, mp))
             upnl = unrealized_pnl(p.qty, p.cost, mp)
             if p.wallet is not None:
                 if is_liquidatable(mm, p.wallet.balance + upnl):
@@ -1096,7 +1096,7 @@ class NumpyScan:
         self.max_ep = np.array([int(self.ep[ix].max()) if len(ix) else 0 for ix in self.by_sym], dtype=np.int64)
         self.tables = []
         for s in self.symbols:
-            bs = instruments[s].brackets.brackets
+            bs = clearing.table(s).brackets
             caps = np.array([min(b.cap, self.LIMIT) for b in bs], dtype=np.int64)
             self.tables.append((caps, np.array([b.mmr for b in bs], np.int64), np.array([b.cum for b in bs], np.int64)))
 
