@@ -86,11 +86,8 @@ def inconsistent_params(doc: dict) -> list[str]:
     return bad
 
 
-@pytest.mark.xfail(strict=True, reason="OpenAPI: perpsim/binance/endpoints/account.py declares POST "
-                                       "/fapi/v1/positionMargin Param('type', 'integer', enum=('1', '2')): string "
-                                       "enum values on an integer, which no value satisfies (schemathesis: "
-                                       "UnsatisfiableSchema; the fuzzer leaves the operation out)")
 def test_openapi_enums_match_their_types(srv):
+    """Every enum value has its parameter's declared type (else nothing satisfies the schema)."""
     assert inconsistent_params(srv.http.get("/openapi.json").json()) == []
 
 
@@ -353,22 +350,9 @@ def hostile(srv):
     return {name: (code, fn) for name, code, fn in hostile_requests(srv)}
 
 
-_NAMES = [c[0] for c in hostile_requests(type("S", (), {"attacker": {"apiKey": "k", "secretKey": "s"},
-                                                               "victim": {"apiKey": "k", "secretKey": "s"},
-                                                               "victim_order": 0, "http": None, "port": 0})())]
-
-
-GAPS = {
-    "duplicate params with a valid signature": "perpsim/binance/params.py Params: a parameter repeated in the query "
-                       "(quantity=0.002&quantity=0.003, validly signed) is accepted, the last value winning: an "
-                       "order of 0.003 is placed; Binance refuses duplicates with -1101 ('Duplicate values for a "
-                       "parameter detected.') and the state must stay unchanged",
-    "verb not served": "perpsim/binance/app.py: the catch-all Route lists GET/POST/PUT/DELETE, so Starlette answers "
-                       "another verb (PATCH, OPTIONS, HEAD) itself: 405 text/plain 'Method Not Allowed', not "
-                       "{\"code\", \"msg\"}",
-}
-HOSTILE_NAMES = [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=GAPS[n])) if n in GAPS else n
-                 for n in _NAMES]
+HOSTILE_NAMES = [c[0] for c in hostile_requests(type("S", (), {"attacker": {"apiKey": "k", "secretKey": "s"},
+                                                                    "victim": {"apiKey": "k", "secretKey": "s"},
+                                                                    "victim_order": 0, "http": None, "port": 0})())]
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -480,11 +464,8 @@ def test_hostile_websocket_frames(srv):
     assert srv.http.get("/fapi/v1/ping").json() == {}
 
 
-@pytest.mark.xfail(strict=True, reason="perpsim/binance/streams.py websocket_endpoint: ws.receive_text() raises "
-                                       "KeyError('text') on a binary frame; the exception escapes the handler "
-                                       "(uvicorn logs 'Exception in ASGI application') and the connection is dropped "
-                                       "without a close frame, instead of an error reply or a clean close")
 def test_binary_websocket_frame_is_answered_or_closed_cleanly(srv):
+    """A binary frame: an error reply or a clean close, never an exception escaping the handler."""
     import asyncio
 
     import websockets

@@ -85,11 +85,8 @@ async def _make_pro(srv, bot):
     return pro
 
 
-@pytest.mark.xfail(strict=True, reason="the ADL execution carries orderId 0 (ORDER_TRADE_UPDATE 'i': 0 and "
-                                       "GET /fapi/v1/forceOrders?autoCloseType=ADL 'orderId': 0; the liquidation "
-                                       "side gets a real id): every ADL order of an account shares id 0, so a "
-                                       "client caching orders by id (ccxt.pro watch_orders) merges them")
 def test_adl_execution_has_an_order_id(world):
+    """An ADL close is an order with its own id (id 0 for all would merge them in clients caching orders by id)."""
     srv, victim, bot, loop = world
     rows = srv.signed("GET", "/fapi/v1/forceOrders", bot, {"symbol": "BTCUSDT", "autoCloseType": "ADL"}).json()
     assert len(rows) == 1 and rows[0]["orderId"] > 0

@@ -46,11 +46,8 @@ def until_refused(call, exc_type):
     raise AssertionError(f"no {exc_type.__name__} in {TRIES} requests")
 
 
-@pytest.mark.xfail(strict=True, reason="perpsim/binance/endpoints/general.py exchange_info reads the limits from "
-                                       "service.settings.extra['limiter'], which nothing sets (perpsim/binance/app.py "
-                                       "Server keeps its RateLimiter to itself): rateLimits always say 2400/1200/300, "
-                                       "whatever the server enforces")
 def test_exchange_info_advertises_the_enforced_limit(srv):
+    """exchangeInfo's rateLimits are the limits the server enforces."""
     info = srv.http.get("/fapi/v1/exchangeInfo").json()
     assert {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": WEIGHT} in \
         info["rateLimits"]

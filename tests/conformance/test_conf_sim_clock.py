@@ -18,12 +18,6 @@ from binance.um_futures import UMFutures
 from confkit import LoopThread, localize
 from serverkit import RunningServer
 
-GAP = ("perpsim/binance/endpoints/general.py server_time: on a simulated clock GET /fapi/v1/time and /api/v3/time "
-       "report the venue's time (0 + advanceMs) while auth.py checks timestamp against wall time, so a client that "
-       "syncs to the server clock ({}) stamps simulated time and every signed call is refused with -1021; "
-       "binance-api.md 4.2: report simulated time only if the check uses it")
-
-
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     s = RunningServer(tmp_path_factory.mktemp("sim"), clock="sim").start()
@@ -45,7 +39,6 @@ def test_wall_clock_clients_sign_on_a_simulated_venue(srv):
     assert ex.fetch_balance()["USDT"]["total"] == 1000.0
 
 
-@pytest.mark.xfail(strict=True, reason=GAP.format("ccxt adjustForTimeDifference"))
 def test_ccxt_adjusted_to_the_server_clock(srv):
     ex = localize(ccxt.binanceusdm({"apiKey": srv.acct["apiKey"], "secret": srv.acct["secretKey"],
                                     "options": {"fetchCurrencies": False, "adjustForTimeDifference": True}}),
@@ -54,7 +47,6 @@ def test_ccxt_adjusted_to_the_server_clock(srv):
     assert ex.fetch_balance()["USDT"]["total"] == 1000.0
 
 
-@pytest.mark.xfail(strict=True, reason=GAP.format("python-binance AsyncClient.create sets timestamp_offset"))
 def test_python_binance_async_client(srv):
     saved = AsyncClient.API_URL, AsyncClient.FUTURES_URL
     AsyncClient.API_URL, AsyncClient.FUTURES_URL = srv.base + "/api", srv.base + "/fapi"
