@@ -33,3 +33,18 @@ def test_auth_errors(tmp_path):
         assert r.status_code == 401 and set(r.json()) == {"code", "msg"}
         r = srv.http.get("/nope")
         assert r.status_code == 404 and set(r.json()) == {"code", "msg"}
+
+
+def test_request_weights_follow_binance(tmp_path):
+    """Weights depend on the parameters: depth by limit, 24h tickers by whether a symbol is named."""
+    with running_server(tmp_path) as srv:
+        srv.price("BTCUSDT", "60000")
+
+        def used(path, params):
+            return int(srv.http.get(path, params=params).headers["X-MBX-USED-WEIGHT-1M"])
+        a = used("/fapi/v1/ping", {})
+        b = used("/fapi/v1/ticker/24hr", {})
+        c = used("/fapi/v1/ticker/24hr", {"symbol": "BTCUSDT"})
+        d = used("/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 1000})
+        e = used("/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 5})
+        assert (b - a, c - b, d - c, e - d) == (40, 1, 20, 2)

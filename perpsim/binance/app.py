@@ -93,7 +93,7 @@ class Server:
         try:
             body = await _read_body(request)
             params = Params(request.scope.get("query_string", b""), body if ep.security != ADMIN else b"")
-            headers = self.limiter.charge(ip, ep.weight)
+            headers = self.limiter.charge(ip, ep.weight(params) if callable(ep.weight) else ep.weight)
             ctx = Ctx(self.service, params, weight=ep.weight)
             if ep.security == ADMIN:
                 self._check_admin(request)

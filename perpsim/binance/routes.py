@@ -42,7 +42,7 @@ class Endpoint:
     method: str
     path: str
     security: str
-    weight: int
+    weight: int | Callable[[Any], int]   # a number, or a function of the request's Params
     permission: str | None
     handler: Handler = field(compare=False)
     summary: str = ""
@@ -52,7 +52,7 @@ class Endpoint:
 ROUTES: dict[tuple[str, str], Endpoint] = {}
 
 
-def endpoint(method: str, paths: str | tuple[str, ...], security: str = NONE, weight: int = 1,
+def endpoint(method: str, paths: str | tuple[str, ...], security: str = NONE, weight: int | Callable = 1,
              permission: str | None = None, params: tuple[Param, ...] = (), summary: str = ""):
     """Register a handler for one or several paths (aliases like /fapi/v1 and /fapi/v2)."""
     def register(fn: Handler) -> Handler:
@@ -62,6 +62,25 @@ def endpoint(method: str, paths: str | tuple[str, ...], security: str = NONE, we
                                               summary or (fn.__doc__ or "").strip().splitlines()[0], params)
         return fn
     return register
+
+
+def weight_by_limit(steps: tuple[tuple[int, int], ...], default_limit: int) -> Callable:
+    """Binance's weight by ``limit``: ``steps`` of (largest limit, weight), ascending."""
+    def weight(params) -> int:
+        try:
+            limit = params.int("limit", default=default_limit)
+        except Exception:
+            limit = default_limit          # a bad limit is refused by the handler; weigh the default
+        for top, w in steps:
+            if limit <= top:
+                return w
+        return steps[-1][1]
+    return weight
+
+
+def weight_by_symbol(with_symbol: int, without: int) -> Callable:
+    """Binance's weight: ``with_symbol`` for one symbol, ``without`` for all of them."""
+    return lambda params: with_symbol if "symbol" in params else without
 
 
 SYMBOL = Param("symbol", required=True, description="A symbol such as BTCUSDT")

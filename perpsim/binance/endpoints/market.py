@@ -17,8 +17,11 @@ from perpsim.core.price_klines import INDEX, MARK
 from .. import shapes
 from .. import translate_market  # noqa: F401  (registers the market streams)
 from ..params import invalid
-from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint
+from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint, weight_by_limit, weight_by_symbol
 from .common import instrument
+
+#: klines weigh by limit: [1, 100) 1, [100, 500) 2, [500, 1000] 5, above 10 [P: Binance's kline docs]
+_KLINE_WEIGHT = weight_by_limit(((99, 1), (499, 2), (1000, 5), (1500, 10)), 500)
 
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
 MAX_LONG = 2**63 - 1      # Binance's times and ids are Java longs (and SQLite integers)
@@ -73,7 +76,7 @@ def _now(ctx) -> int:
 
 
 # ---------------------------------------------------------------------- order book
-@endpoint("GET", "/fapi/v1/depth", weight=10,
+@endpoint("GET", "/fapi/v1/depth", weight=weight_by_limit(((50, 2), (100, 5), (500, 10), (1000, 20)), 500),
           params=(SYMBOL, Param("limit", "integer", description="5, 10, 20, 50, 100, 500 (default) or 1000")))
 async def depth(ctx):
     """Order book: lastUpdateId on the id sequence of the depth streams' U/u/pu."""
@@ -104,7 +107,7 @@ def _book_ticker(ex, symbol: str) -> dict:
             "time": ex.now, "lastUpdateId": bk.update_id if bk is not None else 0}
 
 
-@endpoint("GET", "/fapi/v1/ticker/bookTicker", weight=2, params=(SYMBOL_OPT,))
+@endpoint("GET", "/fapi/v1/ticker/bookTicker", weight=weight_by_symbol(2, 5), params=(SYMBOL_OPT,))
 async def book_ticker(ctx):
     """Best bid and ask: an object with symbol, an array without."""
     symbol = _symbol_opt(ctx)
@@ -215,13 +218,13 @@ def _price_klines(ctx, symbol: str, kind: str) -> list:
     return ctx.service.read(build)
 
 
-@endpoint("GET", "/fapi/v1/klines", weight=5, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
+@endpoint("GET", "/fapi/v1/klines", weight=_KLINE_WEIGHT, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
 async def klines(ctx):
     """Trade klines: 12-column rows, oldest first."""
     return _trade_klines(ctx, _symbol(ctx))
 
 
-@endpoint("GET", "/fapi/v1/continuousKlines", weight=5,
+@endpoint("GET", "/fapi/v1/continuousKlines", weight=_KLINE_WEIGHT,
           params=(_PAIR, Param("contractType", required=True, enum=("PERPETUAL",)), _INTERVAL, _START, _END,
                   _KLINE_LIMIT))
 async def continuous_klines(ctx):
@@ -233,13 +236,13 @@ async def continuous_klines(ctx):
     return _trade_klines(ctx, pair)
 
 
-@endpoint("GET", "/fapi/v1/markPriceKlines", weight=5, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
+@endpoint("GET", "/fapi/v1/markPriceKlines", weight=_KLINE_WEIGHT, params=(SYMBOL, _INTERVAL, _START, _END, _KLINE_LIMIT))
 async def mark_price_klines(ctx):
     """Mark price klines (volume columns "0", the count is the number of mark updates)."""
     return _price_klines(ctx, _symbol(ctx), MARK)
 
 
-@endpoint("GET", "/fapi/v1/indexPriceKlines", weight=5, params=(_PAIR, _INTERVAL, _START, _END, _KLINE_LIMIT))
+@endpoint("GET", "/fapi/v1/indexPriceKlines", weight=_KLINE_WEIGHT, params=(_PAIR, _INTERVAL, _START, _END, _KLINE_LIMIT))
 async def index_price_klines(ctx):
     """Index price klines of a pair (``pair=``, as ccxt and python-binance send it)."""
     return _price_klines(ctx, _pair(ctx), INDEX)
@@ -304,7 +307,8 @@ def _last_price(ex, symbol: str) -> dict:
             "time": (md.last_time if md and md.last_time else ex.now)}
 
 
-@endpoint("GET", ("/fapi/v1/ticker/price", "/fapi/v2/ticker/price"), params=(SYMBOL_OPT,))
+@endpoint("GET", ("/fapi/v1/ticker/price", "/fapi/v2/ticker/price"), weight=weight_by_symbol(1, 2),
+          params=(SYMBOL_OPT,))
 async def ticker_price(ctx):
     """Last trade price: an object with symbol, an array without."""
     symbol = _symbol_opt(ctx)
@@ -333,7 +337,7 @@ def _ticker_24h(ex, symbol: str, now: int) -> dict:
             "count": t.count}
 
 
-@endpoint("GET", "/fapi/v1/ticker/24hr", weight=1, params=(SYMBOL_OPT,))
+@endpoint("GET", "/fapi/v1/ticker/24hr", weight=weight_by_symbol(1, 40), params=(SYMBOL_OPT,))
 async def ticker_24hr(ctx):
     """Rolling 24 h statistics: an object with symbol, an array without."""
     symbol = _symbol_opt(ctx)
