@@ -37,7 +37,9 @@ def test_auth_errors(tmp_path):
 
 def test_request_weights_follow_binance(tmp_path):
     """Weights depend on the parameters: depth by limit, 24h tickers by whether a symbol is named."""
-    with running_server(tmp_path) as srv:
+    from perpsim.binance.ratelimit import RateLimiter
+    fixed_minute = RateLimiter(weight_per_minute=10**9, clock=lambda: 6_000_000.0)   # no minute rolls over
+    with running_server(tmp_path, limiter=fixed_minute) as srv:
         srv.price("BTCUSDT", "60000")
 
         def used(path, params):
