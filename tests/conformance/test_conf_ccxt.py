@@ -287,3 +287,26 @@ def test_06_more_rest(s):
     lk = ex.fapiPrivatePostListenKey()["listenKey"]
     assert ex.fapiPrivatePutListenKey() in ({}, {"listenKey": lk})
     assert s.venue.ledger_balanced()
+
+
+def test_07_wallets_through_transfers(s):
+    """The universal transfer moves money between real wallets: futures (fetch_balance), spot (GET /api/v3/account)
+    and funding (POST /sapi/v1/asset/get-funding-asset), read with ccxt's spot class on the same host."""
+    acct = s.venue.bot["accountId"]
+    for wallet, amount in (("SPOT", "500"), ("FUNDING", "300")):
+        s.venue.srv.admin("POST", "/admin/v1/deposit", {"accountId": acct, "asset": "USDT", "amount": amount,
+                                                        "wallet": wallet})
+    futures0 = s.ex.fetch_balance()["USDT"]["total"]
+    s.ex.transfer("USDT", 5, "linear", "spot")
+    s.ex.transfer("USDT", 7, "spot", "swap")
+    s.ex.transfer("USDT", 3, "funding", "linear")
+    assert abs(s.ex.fetch_balance()["USDT"]["total"] - (futures0 - 5 + 7 + 3)) < 1e-9
+    spot = localize(ccxt.binance({"apiKey": s.venue.key, "secret": s.venue.secret,
+                                  "options": {"fetchCurrencies": False}}), s.venue.base, s.venue.ws)
+    balances = {b["asset"]: b for b in spot.privateGetAccount()["balances"]}
+    assert D(balances["USDT"]["free"]) == D("498")
+    funding = {b["asset"]: b for b in spot.sapiPostAssetGetFundingAsset()}
+    assert D(funding["USDT"]["free"]) == D("297")
+    with pytest.raises(ccxt.ExchangeError):          # more than the spot wallet holds
+        s.ex.transfer("USDT", 10_000, "spot", "linear")
+    assert s.venue.ledger_balanced()
