@@ -203,3 +203,25 @@ def test_06_batch_modify_cancel_all(s):
     assert c.futures_get_open_orders(symbol=SYMBOL) == []
     for r in res:
         s.user.wait(lambda msg: is_order_update(msg, r["orderId"], "CANCELED"), 10, "ORDER_TRADE_UPDATE CANCELED")
+
+
+@pytest.mark.xfail(strict=True, reason="POST /fapi/v1/positionMargin (adjust_isolated_margin) on a cross margin type "
+                                       "answers -4050 'Cross balance insufficient.', flat or with a cross position; "
+                                       "binance-api.md 3.3: -4049 'Add margin only support for isolated position.' "
+                                       "on a cross position, -4054 with no position (ccxt add_margin then raises the "
+                                       "wrong error class)")
+def test_07_position_margin_on_a_cross_position(s):
+    """Isolated margin cannot be added to a cross position: -4049 (binance-api.md 3.3), with no position: -4054."""
+    c = s.client
+    assert c.futures_change_margin_type(symbol=SYMBOL, marginType="CROSSED")["code"] == 200
+    with pytest.raises(BinanceAPIException) as e:
+        c.futures_change_position_margin(symbol=SYMBOL, amount="1", type=1)
+    assert e.value.code in (-4049, -4054), e.value          # flat and cross
+    c.futures_create_order(symbol=SYMBOL, side="BUY", type="MARKET", quantity="0.002")
+    try:
+        with pytest.raises(BinanceAPIException) as e:
+            c.futures_change_position_margin(symbol=SYMBOL, amount="1", type=1)
+        assert (e.value.code, e.value.message) == (-4049, "Add margin only support for isolated position.")
+    finally:
+        c.futures_create_order(symbol=SYMBOL, side="SELL", type="MARKET", quantity="0.002", reduceOnly="true")
+    assert all(D(p["positionAmt"]) == 0 for p in c.futures_position_information(symbol=SYMBOL))
