@@ -154,7 +154,8 @@ def test_isolated_margin_wallet_open_reduce_close(ch):
     ch.adjust_isolated_margin(1, "BTCUSDT", P("2000"), add=True)
     assert p.wallet.balance == P("7100")
     refused(ch, -4050, ch.adjust_isolated_margin, 1, "BTCUSDT", P("10000000"), add=True)
-    refused(ch, -4050, ch.adjust_isolated_margin, 2, "BTCUSDT", P("1"), add=True)  # cross position
+    refused(ch, -4049, ch.adjust_isolated_margin, 2, "BTCUSDT", P("1"), add=True)  # cross position
+    refused(ch, -4054, ch.adjust_isolated_margin, 3, "BTCUSDT", P("1"), add=True)  # no position
     ch.trade(3, 1, "BTCUSDT", P("0.5"), P("59000"))   # half closed at a 500 loss
     assert p.wallet.balance == P("7100") / 2
     cross_before = ch.balance(1, FUTURES, "USDT")

@@ -459,9 +459,10 @@ class ClearingHouse:
         if (ps == BOTH) == acct.hedge_mode or ps not in (BOTH, LONG, SHORT):
             raise VenueError(E.POSITION_SIDE_MISMATCH, "Order's position side does not match user's setting.")
         pos = acct.positions.get((symbol, ps))
-        if pos is None or not pos.qty or not pos.isolated:
-            raise VenueError(-4051 if not add else -4050,
-                             "Isolated balance insufficient." if not add else "Cross balance insufficient.")
+        if pos is not None and pos.qty and not pos.isolated:
+            raise VenueError(-4049, "Add margin only support for isolated position.")
+        if pos is None or not pos.qty:
+            raise VenueError(-4054, "Cannot add position margin: position is 0.")
         cross = self.user_wallet(account_id, FUTURES, ins.margin_asset)
         if add:
             f = self.cross_figures(account_id, ins.margin_asset)
