@@ -205,11 +205,6 @@ def test_06_batch_modify_cancel_all(s):
         s.user.wait(lambda msg: is_order_update(msg, r["orderId"], "CANCELED"), 10, "ORDER_TRADE_UPDATE CANCELED")
 
 
-@pytest.mark.xfail(strict=True, reason="POST /fapi/v1/positionMargin (adjust_isolated_margin) on a cross margin type "
-                                       "answers -4050 'Cross balance insufficient.', flat or with a cross position; "
-                                       "binance-api.md 3.3: -4049 'Add margin only support for isolated position.' "
-                                       "on a cross position, -4054 with no position (ccxt add_margin then raises the "
-                                       "wrong error class)")
 def test_07_position_margin_on_a_cross_position(s):
     """Isolated margin cannot be added to a cross position: -4049 (binance-api.md 3.3), with no position: -4054."""
     c = s.client
