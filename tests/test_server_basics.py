@@ -50,3 +50,15 @@ def test_request_weights_follow_binance(tmp_path):
         d = used("/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 1000})
         e = used("/fapi/v1/depth", {"symbol": "BTCUSDT", "limit": 5})
         assert (b - a, c - b, d - c, e - d) == (40, 1, 20, 2)
+
+
+def test_admin_names_an_unknown_account_and_leverage_is_checked_first(tmp_path):
+    with running_server(tmp_path) as srv:
+        r = srv.http.post("/admin/v1/deposit", json={"accountId": 99, "asset": "USDT", "amount": "1"},
+                          headers={"X-PERPSIM-ADMIN": "test-admin-token"})
+        assert (r.status_code, r.json()["code"]) == (400, -1130) and "No account 99" in r.json()["msg"]
+        acct = srv.account()
+        r = srv.signed("POST", "/fapi/v1/leverage", acct, {"symbol": "BTCUSDT", "leverage": 1000}, body=True)
+        assert r.json()["code"] == -4028                       # invalid before the new-account 20x cap
+        r = srv.signed("POST", "/fapi/v1/leverage", acct, {"symbol": "BTCUSDT", "leverage": 50}, body=True)
+        assert r.json()["code"] == -4205                       # the 60-day rule (guard)

@@ -387,6 +387,10 @@ def _transfer(ex: Exchange, account_id: int, type: str, asset: str, amount: int)
 
 @handler("set_leverage")
 def _set_leverage(ex: Exchange, account_id: int, symbol: str, leverage: int):
+    ex.clearing.account(account_id)
+    table = ex.clearing.table(get_instrument(ex.clearing.instruments, symbol).symbol)
+    if not isinstance(leverage, int) or isinstance(leverage, bool) or not 1 <= leverage <= table.max_leverage:
+        raise VenueError(E.INVALID_LEVERAGE, f"Leverage {leverage} is not valid")   # before any cap
     ex.guard.check_leverage(account_id, symbol, leverage, ex.now)   # caps: new account, personal, compliance
     max_notional, events = ex.clearing.set_leverage(account_id, symbol, leverage, ex.now)
     return {"leverage": leverage, "maxNotionalValue": max_notional, "symbol": symbol}, events

@@ -33,6 +33,14 @@ def _int(doc: dict, key: str) -> int:
     return v
 
 
+def _account(ctx, doc: dict) -> int:
+    """An existing account's id (the core's -2015 is for API keys; the admin names the account)."""
+    account_id = _int(doc, "accountId")
+    if not ctx.service.read(lambda ex: account_id in ex.clearing.accounts and account_id > 0):
+        raise VenueError(-1130, f"Data sent for parameter 'accountId' is not valid. No account {account_id}.")
+    return account_id
+
+
 def _str(doc: dict, key: str) -> str:
     v = doc.get(key)
     if not isinstance(v, str) or not v:
@@ -67,7 +75,7 @@ async def create_account(ctx):
 async def create_api_key(ctx):
     """Another API key for an account, with permissions (READ, TRADE, TRANSFER)."""
     doc = ctx.body_json
-    api_key, secret = await new_api_key(ctx, _int(doc, "accountId"), doc.get("permissions"))
+    api_key, secret = await new_api_key(ctx, _account(ctx, doc), doc.get("permissions"))
     return {"apiKey": api_key, "secretKey": secret}
 
 
@@ -75,7 +83,7 @@ async def create_api_key(ctx):
 async def deposit(ctx):
     """Test funds into any wallet: SPOT, FUNDING, FUTURES or EARN."""
     doc = ctx.body_json
-    await run(ctx, "deposit", account_id=_int(doc, "accountId"), asset=_str(doc, "asset"),
+    await run(ctx, "deposit", account_id=_account(ctx, doc), asset=_str(doc, "asset"),
               amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
     return {"ok": True}
 
@@ -84,7 +92,7 @@ async def deposit(ctx):
 async def withdraw(ctx):
     """Test funds out of a wallet (within what is transferable)."""
     doc = ctx.body_json
-    await run(ctx, "withdraw", account_id=_int(doc, "accountId"), asset=_str(doc, "asset"),
+    await run(ctx, "withdraw", account_id=_account(ctx, doc), asset=_str(doc, "asset"),
               amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
     return {"ok": True}
 
