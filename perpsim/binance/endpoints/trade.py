@@ -280,9 +280,8 @@ async def new_order(ctx):
     return order_json(ins, r.reply, ack)
 
 
-@endpoint("GET", "/fapi/v1/order", SIGNED, weight=1, params=ORDER_REF)
-async def query_order(ctx):
-    """An order of this account by orderId or origClientOrderId; -2013 if none."""
+def _one_order(ctx, open_only: bool):
+    """One order of this account by orderId or origClientOrderId (-2013 if none, or not open when asked)."""
     p = ctx.params
     symbol = p.symbol()
     ins = _ins_of(ctx, symbol)
@@ -291,13 +290,22 @@ async def query_order(ctx):
 
     def build(ex):
         try:
-            return order_json(ins, ex.orders.find(ctx.account_id, symbol, oid, cid).view())
+            o = ex.orders.find(ctx.account_id, symbol, oid, cid)
         except VenueError as e:
             a = _legacy_algo(ex, ctx.account_id, symbol, oid, cid) if legacy and e.code == -2013 else None
-            if a is None:
+            if a is None or (open_only and not a.is_open):
                 raise
             return _legacy_view(ex, a)
+        if open_only and not o.is_open:
+            raise VenueError(-2013, "Order does not exist.")
+        return order_json(ins, o.view())
     return ctx.service.read(build)
+
+
+@endpoint("GET", "/fapi/v1/order", SIGNED, weight=1, params=ORDER_REF)
+async def query_order(ctx):
+    """An order of this account by orderId or origClientOrderId; -2013 if none."""
+    return _one_order(ctx, open_only=False)
 
 
 @endpoint("DELETE", "/fapi/v1/order", SIGNED, weight=1, permission="TRADE", params=ORDER_REF)
@@ -458,25 +466,7 @@ async def open_orders(ctx):
 @endpoint("GET", "/fapi/v1/openOrder", SIGNED, weight=1, params=ORDER_REF)
 async def open_order(ctx):
     """One open order; -2013 if it is unknown or no longer open."""
-    p = ctx.params
-    symbol = p.symbol()
-    ins = _ins_of(ctx, symbol)
-    oid, cid = _order_ref(p)
-
-    legacy = _legacy(ctx)
-
-    def build(ex):
-        try:
-            o = ex.orders.find(ctx.account_id, symbol, oid, cid)
-        except VenueError as e:
-            a = _legacy_algo(ex, ctx.account_id, symbol, oid, cid) if legacy and e.code == -2013 else None
-            if a is None or not a.is_open:
-                raise
-            return _legacy_view(ex, a)
-        if not o.is_open:
-            raise VenueError(-2013, "Order does not exist.")
-        return order_json(ins, o.view())
-    return ctx.service.read(build)
+    return _one_order(ctx, open_only=True)
 
 
 @endpoint("GET", "/fapi/v1/allOrders", SIGNED, weight=5,
