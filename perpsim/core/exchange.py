@@ -126,11 +126,8 @@ class Exchange:
 
     def liquidation_order(self, account_id: int, symbol: str, side: str, position_side: str, qty: int,
                           limit: int) -> list:
-        """The waterfall's IOC order at the bankruptcy price, through the book when there is one."""
-        orders = getattr(self, "orders", None)
-        if orders is None:
-            return []
-        return orders.liquidation_order(account_id, symbol, side, position_side, qty, limit, self.now)
+        """The waterfall's IOC order at the bankruptcy price, through the symbol's book."""
+        return self.orders.liquidation_order(account_id, symbol, side, position_side, qty, limit, self.now)
 
     def check_accounts(self, account_ids) -> list:
         """Re-check changed accounts; liquidate what is liquidatable, to a fixpoint."""
@@ -239,10 +236,7 @@ class Exchange:
 
     def after_mark(self, symbol: str) -> list:
         """What a new mark sets off: conditional-order triggers, then the liquidation check."""
-        events: list = []
-        orders = getattr(self, "orders", None)
-        if orders is not None:
-            events += orders.on_mark(symbol, self.clearing.mark(symbol), self.now)
+        events = self.orders.on_mark(symbol, self.clearing.mark(symbol), self.now)
         candidates = self.detector.on_mark(symbol, self.clearing.mark(symbol))
         touched = {c.account_id for c in candidates} | _accounts_in(events) | self.holders(symbol)
         return events + self._liquidate(candidates, touched)

@@ -350,11 +350,9 @@ def risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity
     share = div(pos_im, equity) if equity > 0 else None
     has_stop = stop_price is not None
     if not has_stop:
-        orders = getattr(ex, "orders", None)
-        if orders is not None:
-            closing = "SELL" if p.qty > 0 else "BUY"
-            has_stop = any(a.type in ("STOP", "STOP_MARKET", "TRAILING_STOP_MARKET") and a.side == closing
-                           for a in orders.open_algo_orders(account_id, symbol))
+        closing = "SELL" if p.qty > 0 else "BUY"
+        has_stop = any(a.type in ("STOP", "STOP_MARKET", "TRAILING_STOP_MARKET") and a.side == closing
+                       for a in ex.orders.open_algo_orders(account_id, symbol))
     warnings = []
     if lev > WARN_LEVERAGE:
         warnings.append({"code": "HIGH_LEVERAGE", "msg": f"Leverage {lev}x is above {WARN_LEVERAGE}x: a "

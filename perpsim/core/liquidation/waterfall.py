@@ -178,10 +178,9 @@ class Liquidator:
             events += evs
             realized += sum(e.realized_pnl for e in evs if isinstance(e, TradeSettled) and e.account_id == acct.id)
         events += self.negative_balance_protection(acct.id, wallet, symbol)
-        orders = getattr(ex, "orders", None)
-        if orders is not None and (insurance_qty or adl_qty):  # positions moved outside the book
+        if insurance_qty or adl_qty:  # positions moved outside the book: the order layer follows
             for other in sorted({acct.id, ex.insurance_account(asset)} | {c[0] for c in counterparties}):
-                events += orders.on_position_change(other, symbol, now)
+                events += ex.orders.on_position_change(other, symbol, now)
         closed = book_qty + insurance_qty + adl_qty
         avg = (book_value + mul(insurance_qty + adl_qty, exec_price)) * SCALE // closed if closed else limit
         record = LiquidationRecord(
@@ -194,10 +193,7 @@ class Liquidator:
 
     # ------------------------------------------------------------------ steps
     def cancel_orders(self, account_id: int, symbol: str | None) -> list:
-        orders = getattr(self.ex, "orders", None)
-        if orders is None:
-            return []
-        return orders.cancel_for_liquidation(account_id, symbol, self.ex.now)
+        return self.ex.orders.cancel_for_liquidation(account_id, symbol, self.ex.now)
 
     def _partial_allowed(self, pos: Position) -> bool:
         if not setting(self.ex, "partial_liquidation"):
@@ -290,9 +286,7 @@ class Liquidator:
 
     def _order_id(self) -> int:
         """An order id for a close that has no order of its own (ADL), from the order layer's counter."""
-        orders = getattr(self.ex, "orders", None)
-        if orders is None:
-            return 0
+        orders = self.ex.orders
         orders.next_order_id += 1
         return orders.next_order_id
 
