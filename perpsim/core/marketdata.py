@@ -151,6 +151,11 @@ class BarSeries:
     __slots__ = ()
     _merge_bar = staticmethod(_merge)
 
+    @staticmethod
+    def _flat_bar(t: int, close: int) -> list:
+        """A bar for a minute without trades: flat at the previous close, no volume."""
+        return [t, close, close, close, close, 0, 0, 0, 0, 0, -1, -1]
+
     def _finish(self, bar: list) -> None:
         self.bars["1m"].append(bar)
         for iv in _LONGER:
@@ -175,6 +180,25 @@ class BarSeries:
                 nb[0] = s
                 out.append(nb)
         return out
+
+    def _window(self, interval: str, start: int | None, end: int | None, limit: int) -> list[list]:
+        """Bars with open time in [start, end], oldest first, gaps filled with flat bars; the first
+        ``limit`` from ``start``, else the last ``limit``."""
+        if interval not in INTERVALS:
+            raise ValueError(interval)
+        raw = [b for b in self._raw(interval) if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
+        length = INTERVALS[interval]
+        filled: list[list] = []
+        prev = None
+        for b in raw:
+            if prev is not None and length is not None:
+                t = prev[0] + length
+                while t < b[0] and len(filled) < 100_000:
+                    filled.append(self._flat_bar(t, prev[4]))
+                    t += length
+            filled.append(b)
+            prev = b
+        return filled[:limit] if start is not None else filled[-limit:]
 
 
 class MarketData(BarSeries):
@@ -255,28 +279,7 @@ class MarketData(BarSeries):
     def klines(self, interval: str, start: int | None = None, end: int | None = None,
                limit: int = 500) -> list[Kline]:
         """Bars oldest first, gaps filled with flat bars, within [start, end] by open time."""
-        if interval not in INTERVALS:
-            raise ValueError(interval)
-        raw = [b for b in self._raw(interval)
-               if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
-        if not raw:
-            return []
-        length = INTERVALS[interval]
-        filled: list[list] = []
-        prev = None
-        for b in raw:
-            if prev is not None and length is not None:
-                t = prev[0] + length
-                while t < b[0] and len(filled) < 100_000:
-                    c = prev[4]
-                    filled.append([t, c, c, c, c, 0, 0, 0, 0, 0, -1, -1])
-                    t += length
-            filled.append(b)
-            prev = b
-        if start is not None:
-            filled = filled[:limit]
-        else:
-            filled = filled[-limit:]
+        filled = self._window(interval, start, end, limit)
         return [Kline(b[0], b[1], b[2], b[3], b[4], b[5], bar_close(interval, b[0]), b[6], b[7], b[8], b[9],
                       b[10], b[11]) for b in filled]
 

@@ -37,6 +37,10 @@ class PriceSeries(BarSeries):
     __slots__ = ("bars", "cur")
     _merge_bar = staticmethod(_merge)
 
+    @staticmethod
+    def _flat_bar(t: int, close: int) -> list:
+        return [t, close, close, close, close, 0]
+
     def __init__(self):
         self.bars: dict[str, deque] = {iv: deque(maxlen=KLINE_LEN) for iv in INTERVALS}
         self.cur: list | None = None
@@ -59,22 +63,7 @@ class PriceSeries(BarSeries):
     def klines(self, interval: str, start: int | None = None, end: int | None = None,
                limit: int = 500) -> list[tuple]:
         """``(open_time, open, high, low, close, close_time, count)`` oldest first, gaps filled."""
-        if interval not in INTERVALS:
-            raise ValueError(interval)
-        raw = [b for b in self._raw(interval) if (start is None or b[0] >= start) and (end is None or b[0] <= end)]
-        length = INTERVALS[interval]
-        filled: list[list] = []
-        prev = None
-        for b in raw:
-            if prev is not None and length is not None:
-                t = prev[0] + length
-                while t < b[0] and len(filled) < 100_000:
-                    c = prev[4]
-                    filled.append([t, c, c, c, c, 0])
-                    t += length
-            filled.append(b)
-            prev = b
-        filled = filled[:limit] if start is not None else filled[-limit:]
+        filled = self._window(interval, start, end, limit)
         return [(b[0], b[1], b[2], b[3], b[4], bar_close(interval, b[0]), b[5]) for b in filled]
 
 
