@@ -79,12 +79,11 @@ def _account(ex, account_id: int, v3: bool) -> dict:
     for asset in _assets(ex, account_id):
         f = ch.cross_figures(account_id, asset)
         wallet = f.wallet_balance + f.isolated_wallets
-        iso_upnl = sum(ch.position_figures(p).unrealized_pnl for p in ch.accounts[account_id].open_positions()
-                       if p.isolated and ch.instruments[p.symbol].margin_asset == asset)
-        iso_mm = sum(ch.position_figures(p).maint_margin for p in ch.accounts[account_id].open_positions()
-                     if p.isolated and ch.instruments[p.symbol].margin_asset == asset)
-        iso_im = sum(ch.position_figures(p).initial_margin for p in ch.accounts[account_id].open_positions()
-                     if p.isolated and ch.instruments[p.symbol].margin_asset == asset)
+        iso = [ch.position_figures(p) for p in ch.accounts[account_id].open_positions()
+               if p.isolated and ch.instruments[p.symbol].margin_asset == asset]
+        iso_upnl = sum(f.unrealized_pnl for f in iso)
+        iso_mm = sum(f.maint_margin for f in iso)
+        iso_im = sum(f.initial_margin for f in iso)
         upnl = f.unrealized_pnl + iso_upnl
         row = {"asset": asset, "walletBalance": shapes.money(wallet), "unrealizedProfit": shapes.money(upnl),
                "marginBalance": shapes.money(wallet + upnl), "maintMargin": shapes.money(f.maint_margin + iso_mm),

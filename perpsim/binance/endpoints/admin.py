@@ -79,22 +79,23 @@ async def create_api_key(ctx):
     return {"apiKey": api_key, "secretKey": secret}
 
 
+async def _test_funds(ctx, kind: str) -> dict:
+    doc = ctx.body_json
+    await run(ctx, kind, account_id=_account(ctx, doc), asset=_str(doc, "asset"),
+              amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
+    return {"ok": True}
+
+
 @endpoint("POST", "/admin/v1/deposit", ADMIN)
 async def deposit(ctx):
     """Test funds into any wallet: SPOT, FUNDING, FUTURES or EARN."""
-    doc = ctx.body_json
-    await run(ctx, "deposit", account_id=_account(ctx, doc), asset=_str(doc, "asset"),
-              amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
-    return {"ok": True}
+    return await _test_funds(ctx, "deposit")
 
 
 @endpoint("POST", "/admin/v1/withdraw", ADMIN)
 async def withdraw(ctx):
     """Test funds out of a wallet (within what is transferable)."""
-    doc = ctx.body_json
-    await run(ctx, "withdraw", account_id=_account(ctx, doc), asset=_str(doc, "asset"),
-              amount=_amount(doc, "amount"), wallet=doc.get("wallet", "FUTURES"))
-    return {"ok": True}
+    return await _test_funds(ctx, "withdraw")
 
 
 @endpoint("POST", "/admin/v1/insurance", ADMIN)
