@@ -32,9 +32,12 @@ trade moves positions, which shrinks reduce-only orders. (A new mark reaches
 """
 from __future__ import annotations
 
+import inspect
+
 from . import errors as E
 from .errors import VenueError
 from .exchange import _HANDLERS, Exchange, handler
+from .orders import OrderManager
 
 MAX_BATCH = 5   # POST /fapi/v1/batchOrders takes at most 5 orders (-4082 beyond)
 
@@ -68,8 +71,15 @@ def _modify_order(ex: Exchange, account_id: int, symbol: str, side: str, quantit
     return ex.orders.modify(account_id, symbol, side, quantity, price, order_id, client_order_id, ex.now)
 
 
+_ALGO_ARGS = set(inspect.signature(OrderManager.place_algo).parameters) - {"self", "account_id", "symbol", "side",
+                                                                          "type", "now"}
+
+
 @handler("place_algo_order")
 def _place_algo_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, **kw):
+    unknown = sorted(set(kw) - _ALGO_ARGS)
+    if unknown:
+        raise VenueError(-1102, f"Malformed command 'place_algo_order': unknown argument {unknown[0]!r}")
     ex.guard.check_order(account_id, symbol, side, kw.get("reduce_only", False), kw.get("position_side"),
                          kw.get("close_position", False), ex.now)
     return ex.orders.place_algo(account_id, symbol, side, type, now=ex.now, **kw)
