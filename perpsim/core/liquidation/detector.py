@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -86,6 +87,44 @@ class Candidate(NamedTuple):
     def scope(self) -> tuple:
         """``(account_id, ISOLATED, symbol, side)`` or ``(account_id, CROSS, asset, "")``."""
         return (self.account_id, self.kind, self.name, self.position_side)
+
+
+class Candidates(Sequence):
+    """The liquidatable scopes one check found; read as ``Candidate`` objects sorted by scope.
+
+    Held as columns (the detector's scope numbers and the exact figures, in the detector's
+    order): a crash's thousands of hits cost numpy operations, and the ``Candidate`` objects are
+    built and sorted only when read. Compares equal to a list of the same candidates.
+    """
+
+    __slots__ = ("sids", "margin_balance", "maint_margin", "_det", "_items")
+
+    def __init__(self, det: "IndexedDetector", sids: np.ndarray, mb: np.ndarray, mm: np.ndarray):
+        self.sids, self.margin_balance, self.maint_margin = sids, mb, mm
+        self._det = det
+        self._items: list | None = None
+
+    def _list(self) -> list:
+        if self._items is None:
+            self._items = sorted(self._det._candidates(self.sids, self.margin_balance, self.maint_margin))
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self.sids)
+
+    def __getitem__(self, i):
+        return self._list()[i]
+
+    def __iter__(self):
+        return iter(self._list())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (list, tuple, Candidates)) and list(self) == list(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Candidates({self._list()!r})"
 
 
 class _Tab:
@@ -134,71 +173,106 @@ class _SideList:
 
     DOWN lists hold long-like keys and are queried with ``x = mark``; UP lists hold negated keys
     and are queried with ``x = -mark``. Entries live in sorted runs (numpy arrays of key, sid,
-    version, valid up to ``end``): a query cuts its hits off the end of each run with one
-    ``searchsorted``. Single new entries go to a small sorted list (``buf``, queried by bisection)
-    that becomes a run once it holds ``BUF_MAX``; batches from the numpy paths become a run at the
-    end of the call. Runs are merged binomially (a run is merged into the previous one once it
-    reaches half its size), so there are O(log n) of them, and void entries are dropped when runs
-    merge.
+    version, valid up to ``end``, with ``top`` the key at ``end - 1`` as a Python int): a query
+    cuts its hits off the end of each run with one ``searchsorted``. New entries wait unsorted
+    in ``pend`` (batches from the numpy paths, and single entries once ``buf``, a small sorted
+    list queried by bisection, holds ``BUF_MAX``), each batch scanned whole by a query that
+    reaches its highest key, until they are ``PEND_MIN`` and an eighth of the sorted ones (or
+    ``PEND_PARTS`` batches): then they become one run. Runs are merged
+    binomially (a run is merged into the previous one once it reaches half its size), so there
+    are O(log n) of them, and void entries are dropped when runs merge.
     """
 
     BUF_MAX = 256
+    PEND_MIN = 4096
+    PEND_PARTS = 8
+    NOTOP = -(1 << 62)      # ``top`` of an empty run; below every key
 
-    __slots__ = ("runs", "buf", "bufa", "stale")
+    __slots__ = ("runs", "buf", "bufa", "pend", "npend", "stale")
 
     def __init__(self) -> None:
-        self.runs: list[list] = []            # [keys, sids, vers, end]
+        self.runs: list[list] = []            # [keys, sids, vers, end, top]
         self.buf: list[tuple[int, int, int]] = []
         self.bufa: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pend: list[list] = []            # [keys, sids, vers, top], unsorted
+        self.npend = 0                        # entries in ``pend``
         self.stale = 0
 
     def pop_hits(self, x: int, ver_arr: np.ndarray) -> np.ndarray | None:
         """Remove every entry with key >= x; return the sids of the current ones."""
-        got = None
+        got = []
         for run in self.runs:
-            end = run[3]
-            if end and run[0][end - 1] >= x:
-                keys = run[0]
+            if run[4] >= x:
+                keys, end = run[0], run[3]
                 i = int(np.searchsorted(keys[:end], x, "left"))
                 sids = run[1][i:end]
-                ok = sids[run[2][i:end] == ver_arr[sids]]
+                got.append(sids[run[2][i:end] == ver_arr[sids]])
                 run[3] = i
-                got = ok if got is None else np.concatenate([got, ok])
+                run[4] = int(keys[i - 1]) if i else self.NOTOP
+        gone = False
+        for part in self.pend:
+            if part[3] >= x:
+                keys, sids, vers = part[0], part[1], part[2]
+                hit = keys >= x
+                hs = sids[hit]
+                got.append(hs[vers[hit] == ver_arr[hs]])
+                self.npend -= len(hs)
+                if len(hs) < len(keys):
+                    rest = ~hit
+                    part[0], part[1], part[2] = keys[rest], sids[rest], vers[rest]
+                    part[3] = int(part[0].max())
+                else:
+                    part[3] = None
+                    gone = True
+        if gone:
+            self.pend = [p for p in self.pend if p[3] is not None]
         buf = self.buf
         if buf and buf[-1][0] >= x:
             j = bisect_left(buf, (x,))
             ok = [sid for _, sid, ver in buf[j:] if ver_arr[sid] == ver]
             del buf[j:]
             if ok:
-                arr = np.array(ok, dtype=np.int64)
-                got = arr if got is None else np.concatenate([got, arr])
-        return got
+                got.append(np.array(ok, dtype=np.int64))
+        if not got:
+            return None
+        return got[0] if len(got) == 1 else np.concatenate(got)
 
     def add(self, key: int, sid: int, ver: int) -> None:
         insort(self.buf, (key, sid, ver))
 
     def flush(self, ver_arr: np.ndarray) -> None:
-        """Turn the buffered entries into a run; merge runs; compact when void entries pile up."""
-        if not self.bufa and len(self.buf) < self.BUF_MAX:
-            return
-        parts = list(self.bufa)
-        if self.buf:
+        """Move buffered entries to ``pend``; sort it into a run once it is big enough; merge
+        runs; compact when void entries pile up."""
+        if len(self.buf) >= self.BUF_MAX:
             arr = np.array(self.buf, dtype=np.int64).reshape(-1, 3)
-            parts.append((arr[:, 0], arr[:, 1], arr[:, 2]))
-        self.buf, self.bufa = [], []
-        keys = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-        sids = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
-        vers = np.concatenate([p[2] for p in parts]) if len(parts) > 1 else parts[0][2]
-        order = np.argsort(keys, kind="stable")
+            self.bufa.append((arr[:, 0], arr[:, 1], arr[:, 2]))
+            self.buf = []
+        if self.bufa:
+            for keys, sids, vers in self.bufa:
+                if len(keys):
+                    self.pend.append([keys, sids, vers, int(keys.max())])
+                    self.npend += len(keys)
+            self.bufa = []
+        if not self.pend:
+            return
         runs = self.runs
-        runs.append([keys[order], sids[order], vers[order], len(keys)])
         live = sum(r[3] for r in runs)
+        if self.npend < max(self.PEND_MIN, live >> 3) and len(self.pend) < self.PEND_PARTS and self.stale <= live:
+            return
+        keys, sids, vers = (np.concatenate(col) for col in zip(*(p[:3] for p in self.pend)))
+        self.pend, self.npend = [], 0
+        order = np.argsort(keys, kind="stable")
+        self._append(keys[order], sids[order], vers[order])
         if self.stale > live:
             self._merge(0, ver_arr)
             self.stale = 0
             return
         while len(runs) > 1 and 2 * runs[-1][3] >= runs[-2][3]:
             self._merge(len(runs) - 2, ver_arr)
+
+    def _append(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
+        if len(keys):
+            self.runs.append([keys, sids, vers, len(keys), int(keys[-1])])
 
     def _merge(self, start: int, ver_arr: np.ndarray) -> None:
         """Merge runs[start:] into one, dropping void and cut-off entries."""
@@ -209,19 +283,19 @@ class _SideList:
         vers = np.concatenate([r[2][: r[3]] for r in tail])
         ok = vers == ver_arr[sids]
         keys, sids, vers = keys[ok], sids[ok], vers[ok]
-        if len(keys):
-            order = np.argsort(keys, kind="stable")
-            self.runs.append([keys[order], sids[order], vers[order], len(keys)])
+        order = np.argsort(keys, kind="stable")
+        self._append(keys[order], sids[order], vers[order])
 
     def load_arrays(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
         """Replace everything with the given entries."""
         self.runs, self.buf, self.bufa, self.stale = [], [], [], 0
-        if len(keys):
-            order = np.argsort(keys, kind="stable")
-            self.runs.append([keys[order], sids[order], vers[order], len(keys)])
+        self.pend, self.npend = [], 0
+        order = np.argsort(keys, kind="stable")
+        self._append(keys[order], sids[order], vers[order])
 
     def __len__(self) -> int:
-        return sum(r[3] for r in self.runs) + len(self.buf) + sum(len(a[0]) for a in self.bufa)
+        return (sum(r[3] for r in self.runs) + len(self.buf) + sum(len(a[0]) for a in self.bufa)
+                + self.npend)
 
 
 class IndexedDetector:
@@ -234,11 +308,12 @@ class IndexedDetector:
     Results are exact: every reported scope was just re-verified with the integer formulas.
 
     Hits come in batches; a batch of at least ``VECTOR_MIN`` is checked in numpy from a mirror of
-    the values each scope was indexed with (int64, exact formulas): T1 positions found
-    liquidatable are confirmed against the live position (same qty, cost and isolated wallet)
-    before they are reported, T2 accounts found liquidatable are re-checked on the live objects,
-    the others are re-indexed from the mirror. Smaller batches, and scopes whose values do not
-    fit in int64, are checked one by one on the live objects.
+    the values each scope was last indexed with (wallet, qty, cost; int64, exact formulas), which
+    the hooks keep equal to the clearing state: liquidatable scopes are flagged and reported, the
+    others are indexed again. Smaller batches, and scopes whose values do not fit in int64, are
+    checked one by one on the live objects. Results come as ``Candidates`` (columns; ``Candidate``
+    objects built when read), so a crash's thousands of hits never become Python objects here.
+    The waterfall re-checks each scope on the live state before it acts (``Liquidator.liquidate``).
 
     Per scope the index keeps numpy columns (version, tier, account, side, key, mirror) and one
     list slot (the Position or Account), about 100 bytes plus ~24 per sorted entry.
@@ -246,11 +321,12 @@ class IndexedDetector:
 
     VECTOR_MIN = 24
     _BIG = 1 << 62
-    _T2LIM = 1 << 60
+    _NBITS = 57               # T2 batch checks: notionals below 2^57 units (1.4e9 USDT per leg)
     _COLS = (("_vera", np.int64), ("_tier_n", np.int8), ("_tier_a", np.int8), ("_kind_a", np.int8),
              ("_aid_a", np.int64), ("_side_a", np.int8), ("_symi_a", np.int16), ("_kkey", np.int64),
              ("_kdir", np.int8), ("_mw", np.int64), ("_mq", np.int64), ("_mc", np.int64),
-             ("_ls", np.int64), ("_ln", np.int32), ("_le", np.int32))
+             ("_ls", np.int64), ("_ln", np.int32), ("_le", np.int32),
+             ("_flg", np.int8))
 
     def __init__(self, clearing, marks: dict[str, int] | None = None):
         self.clearing = clearing
@@ -266,13 +342,14 @@ class IndexedDetector:
         self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
         self._tab_arrays = [self._tabs[s] for s in self._sym_list]
         self._mmrmax_a = np.array([float(self._tabs[s].prefmax[-1]) for s in self._sym_list])
-        width = max(t.last + 1 for t in self._tab_arrays)
-        self._caps2d = np.full((len(self._sym_list), width), NumpyScan.LIMIT, dtype=np.int64)
-        self._mmrs2d = np.zeros((len(self._sym_list), width), dtype=np.int64)
-        self._cums2d = np.zeros((len(self._sym_list), width), dtype=np.int64)
-        for j, t in enumerate(self._tab_arrays):
-            k = t.last + 1
-            self._caps2d[j, :k], self._mmrs2d[j, :k], self._cums2d[j, :k] = t.caps_a, t.mmrs_a, t.cums_a
+        # every symbol's brackets in one sorted array: key (symbol index << 57) + cap, so that one
+        # searchsorted finds the bracket of each leg of a T2 batch (notionals < 2^57 there)
+        tops = (1 << self._NBITS) - 1
+        self._capkey = np.concatenate([(j << self._NBITS) + np.minimum(t.caps_a, tops)
+                                       for j, t in enumerate(self._tab_arrays)])
+        self._capoff = np.cumsum([0] + [t.last + 1 for t in self._tab_arrays])[:-1].astype(np.int64)
+        self._mmrflat = np.concatenate([t.mmrs_a for t in self._tab_arrays])
+        self._cumflat = np.concatenate([t.cums_a for t in self._tab_arrays])
         self._last_a = np.array([t.last for t in self._tab_arrays], dtype=np.int64)
         self._one = {s: (s,) for s in self._sym_list}
         self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
@@ -301,9 +378,13 @@ class IndexedDetector:
         self._lfill = 0
         self._compact_at = 1 << 16
         self._acct: dict[int, list[int]] = {}    # account -> its scopes
+        # flagged scopes: ``_flg`` per scope; their figures in ``_fparts`` (batch checks: arrays
+        # of sids and figures, newest last) or a Candidate in ``_flag`` (checks on the live
+        # objects, whose figures may exceed int64); per symbol, the scopes flagged under it
+        # (arrays and ints, cleaned when read)
         self._flag: dict[int, Candidate] = {}
-        self._flag_syms: dict[int, tuple] = {}   # cross scopes: the symbols they were flagged under
-        self._flag_sym: dict[str, set[int]] = {}
+        self._fparts: list[tuple] = []
+        self._flag_sym: dict[str, list] = {}
         self._bulk: dict | None = {}
         for acct in ch.accounts.values():
             self._refresh_account(acct)
@@ -388,14 +469,15 @@ class IndexedDetector:
             if ix is not None:
                 self._mark_a[ix] = m
         vera, tier_a, vmin = self._vera, self._tier_a, self.VECTOR_MIN
-        out: list[Candidate] = []
+        hits: list[tuple] = []        # (sids, margin balances, maint margins), checked in numpy
+        out: list[Candidate] = []     # checked one by one
         slow: list[int] = []          # re-checked one by one on the live objects
         t2: list[np.ndarray] = []
         flagged: set[int] = set()     # flagged before this update: re-checked below
         for sym in marks:
-            fs = self._flag_sym.get(sym)
-            if fs:
-                flagged |= fs
+            fs = self._flagged_under(sym)
+            if fs is not None:
+                flagged.update(fs.tolist())
         for sym, m in marks.items():
             pair = self._lists.get(sym)
             if pair is None:
@@ -407,7 +489,7 @@ class IndexedDetector:
                 ta = tier_a[got]
                 one = got[ta == 1]
                 if len(one) >= vmin:
-                    self._verify_batch(sym, m, one, out, slow)
+                    self._verify_batch(sym, m, one, hits, slow)
                 else:
                     slow.extend(one.tolist())
                 two = got[ta == 2]
@@ -416,9 +498,9 @@ class IndexedDetector:
                 if len(one) + len(two) < len(got):
                     slow.extend(got[ta == 0].tolist())
         if t2:
-            two = np.unique(np.concatenate(t2))
+            two = _unique(np.concatenate(t2))
             if len(two) >= vmin:
-                self._recheck_t2_batch(two, slow)
+                self._recheck_t2_batch(two, hits, slow)
             else:
                 slow.extend(two.tolist())
         done: set[int] = set()
@@ -435,7 +517,36 @@ class IndexedDetector:
             if c is not None:
                 out.append(c)
         self._flush()
-        out.sort()
+        return self._result(hits, out)
+
+    def _result(self, hits: list[tuple], out: list[Candidate]) -> Candidates:
+        """One sorted ``Candidates`` from the batch hits and the one-by-one candidates."""
+        if out:
+            cols = [[c[7] for c in out], [c[5] for c in out], [c[6] for c in out]]
+            try:
+                hits.append(tuple(np.array(col, dtype=np.int64) for col in cols))
+            except OverflowError:
+                hits.append(tuple(np.array(col, dtype=object) for col in cols))
+        if not hits:
+            e = np.zeros(0, np.int64)
+            return Candidates(self, e, e, e)
+        sids, mb, mm = (np.concatenate(col) for col in zip(*hits)) if len(hits) > 1 else hits[0]
+        return Candidates(self, sids, mb, mm)
+
+    def _candidates(self, sids: np.ndarray, mb: np.ndarray, mm: np.ndarray) -> list[Candidate]:
+        """``Candidate`` objects of scope numbers with their figures."""
+        new = tuple.__new__
+        syms, assets, tabs = self._sym_list, self._assets, self._tabs
+        out = []
+        for sid, aid, kind, ix, side, b, m in zip(sids.tolist(), self._aid_a[sids].tolist(),
+                                                  self._kind_a[sids].tolist(), self._symi_a[sids].tolist(),
+                                                  self._side_a[sids].tolist(), mb.tolist(), mm.tolist()):
+            if kind == 1:
+                sym = syms[ix]
+                out.append(new(Candidate, (aid, ISOLATED, sym, _SIDES[side], tabs[sym].asset, b, m, sid)))
+            else:
+                a = assets[ix]
+                out.append(new(Candidate, (aid, CROSS, a, "", a, b, m, sid)))
         return out
 
     def discard(self, scope) -> None:
@@ -443,10 +554,24 @@ class IndexedDetector:
         self.discard_many((scope,))
 
     def discard_many(self, scopes) -> None:
-        """``discard`` for many scopes."""
-        scopes = list(scopes)
-        if not scopes:
+        """``discard`` for many scopes (a ``Candidates`` result, Candidates or scope tuples)."""
+        if isinstance(scopes, Candidates):
+            arr = scopes.sids
+        else:
+            arr = self._sids_of(list(scopes))
+        if not len(arr):
             return
+        self._flg[arr] = 0
+        if self._flag:                # the few flagged one by one
+            flg = self._flg
+            for sid in [k for k in self._flag if not flg[k]]:
+                del self._flag[sid]
+        self._vera[arr] += 1
+        self._tier_a[arr] = 0
+        self._kdir[arr] = 0
+
+    def _sids_of(self, scopes: list) -> np.ndarray:
+        """Scope numbers of Candidates (checked by account) or scope tuples (looked up)."""
         n = self._n
         sids = [c[7] if isinstance(c, Candidate) and 0 <= c[7] < n else -1 for c in scopes]
         arr = np.array(sids, dtype=np.int64)
@@ -459,16 +584,7 @@ class IndexedDetector:
             sc = scopes[i]
             sid = self._find(tuple(sc[:4]) if isinstance(sc, Candidate) else tuple(sc))
             arr[i] = -1 if sid is None else sid
-        arr = arr[arr >= 0]
-        flag, flag_sym, flag_syms = self._flag, self._flag_sym, self._flag_syms
-        for sid in arr.tolist():
-            c = flag.pop(sid, None)
-            if c is not None:
-                for sym in flag_syms.pop(sid, None) or (c[2],):
-                    flag_sym[sym].discard(sid)
-        self._vera[arr] += 1
-        self._tier_a[arr] = 0
-        self._kdir[arr] = 0
+        return arr[arr >= 0]
 
     def _find(self, scope: tuple) -> int | None:
         for sid in self._acct.get(scope[0], ()):
@@ -478,21 +594,36 @@ class IndexedDetector:
 
     def liquidatable(self) -> list[Candidate]:
         """Every scope flagged liquidatable at the last check that concerned it (sorted)."""
-        return sorted(self._flag.values())
+        flag = self._flag
+        out = list(flag.values())
+        parts = [p for p in self._fparts if self._flg[p[0]].any()]
+        if parts:
+            sids, mb, mm = (np.concatenate(col)[::-1] for col in zip(*parts))   # newest first
+            sids, first = np.unique(sids, return_index=True)
+            mb, mm = mb[first], mm[first]
+            keep = self._flg[sids] == 1
+            if flag:                  # flagged one by one: their Candidate is in ``_flag``
+                fl = np.array(sorted(flag), dtype=np.int64)
+                pos = np.minimum(np.searchsorted(sids, fl), len(sids) - 1)
+                keep[pos[sids[pos] == fl]] = False
+            parts = [(sids[keep], mb[keep], mm[keep])]
+            out += self._candidates(*parts[0])
+        self._fparts = parts
+        return sorted(out)
 
     def scopes(self) -> set[tuple]:
         """The scope tuples of ``liquidatable()``."""
-        return {c[:4] for c in self._flag.values()}
+        return {c[:4] for c in self.liquidatable()}
 
     def stats(self) -> dict:
         return {"scopes": self._n, "entries": sum(len(a) + len(b) for a, b in self._lists.values()),
                 "runs": sum(len(a.runs) + len(b.runs) for a, b in self._lists.values()),
-                "flagged": len(self._flag), "t2": int((self._tier_n[: self._n] == _T2).sum())}
+                "flagged": int(self._flg[: self._n].sum()), "t2": int((self._tier_n[: self._n] == _T2).sum())}
 
     # ------------------------------------------------------------------ batch checks
-    def _verify_batch(self, sym: str, m: int, sids: np.ndarray, out: list, slow: list) -> None:
-        """Exact int64 check of T1 hits from the mirror (the values the key was computed from);
-        each liquidatable one is confirmed against the live position before it is reported."""
+    def _verify_batch(self, sym: str, m: int, sids: np.ndarray, hits: list, slow: list) -> None:
+        """Exact int64 check of T1 hits from the mirror (the values the scope was last indexed
+        with, kept current by the hooks); liquidatable ones are flagged, the others indexed again."""
         sids = np.sort(sids)      # scope order is allocation order: far fewer cache misses below
         q = self._mq[sids]
         absq = np.abs(q)
@@ -500,9 +631,10 @@ class IndexedDetector:
             slow.extend(sids.tolist())
             return
         t = self._tabs[sym]
-        n = _np_mul(absq, m)
+        qh, ql = np.divmod(absq, S)     # n = round(|q| m / S) exactly, |q| and m split at S
+        n = qh * m + ql * (m // S) + (ql * (m % S) + HALF) // S
         b = np.minimum(np.searchsorted(t.caps_a, n, "right"), t.last)
-        mm = _np_mul(n, t.mmrs_a[b]) - t.cums_a[b]
+        mm = _np_mul_rate(n, t.mmrs_a[b]) - t.cums_a[b]
         mb = self._mw[sids] + np.where(q > 0, n, -n) - self._mc[sids]
         liq = (mm > 0) & (mb <= mm)
         if not liq.all():   # near misses: the same key again
@@ -513,112 +645,124 @@ class IndexedDetector:
                 if sel.any():
                     kk = k[sel] if flag_down else -k[sel]
                     self._side(sym, flag_down).bufa.append((kk, near[sel], self._vera[near[sel]]))
-        iso = liq & (self._kind_a[sids] == 1)
-        if not iso.all():
-            slow.extend(sids[liq & ~iso].tolist())   # cross single legs: the live check walks the account
-        ls = sids[iso]
-        if not len(ls):
-            return
-        lsl = ls.tolist()
-        objs = list(map(self._obj.__getitem__, lsl))
-        # confirm against the live position: same qty, cost and isolated wallet as the mirror
-        ok = [p.qty == qv and p.cost == cv and p.wallet is not None and p.wallet.balance == wv
-              for p, qv, cv, wv in zip(objs, q[iso].tolist(), self._mc[ls].tolist(), self._mw[ls].tolist())]
-        aids, sides = self._aid_a[ls].tolist(), self._side_a[ls].tolist()
-        mbl, mml = mb[iso].tolist(), mm[iso].tolist()
-        if not all(ok):
-            slow.extend(sid for sid, good in zip(lsl, ok) if not good)
-            lsl, aids, sides, mbl, mml = ([v for v, good in zip(col, ok) if good]
-                                          for col in (lsl, aids, sides, mbl, mml))
-        new = tuple.__new__
-        asset = t.asset
-        cands = [new(Candidate, (a, ISOLATED, sym, _SIDES[sd], asset, mbv, mmv, sid))
-                 for a, sd, mbv, mmv, sid in zip(aids, sides, mbl, mml, lsl)]
-        self._flag.update(zip(lsl, cands))
-        fs = self._flag_sym.get(sym)
-        if fs is None:
-            fs = self._flag_sym[sym] = set()
-        fs.update(lsl)
-        if lsl:
-            self._kdir[np.array(lsl, dtype=np.int64)] = 0   # flagged: no entry until it recovers
-        out.extend(cands)
+        if liq.any():
+            ls = sids[liq]
+            self._flag_batch(ls, mb[liq], mm[liq], ((sym, ls),))
+            hits.append((ls, mb[liq], mm[liq]))
 
-    def _recheck_t2_batch(self, sids: np.ndarray, slow: list) -> None:
-        """Exact int64 re-check of T2 accounts from their mirrored legs; liquidatable ones go to
-        the live re-check, the others get new bands (computed in float, shrunk by 1e-9 and one
-        price unit so that float rounding cannot widen them)."""
+    def _flag_batch(self, sids: np.ndarray, mb: np.ndarray, mm: np.ndarray, under) -> None:
+        """Flag scopes found liquidatable by a batch check; ``under``: (symbol, sids) pairs."""
+        self._flg[sids] = 1
+        parts = self._fparts
+        parts.append((sids, mb, mm))
+        if len(parts) > 64:           # drop the parts whose scopes were all discarded or cleared
+            self._fparts = [p for p in parts if self._flg[p[0]].any()]
+        self._kdir[sids] = 0          # flagged: no entry until it recovers
+        fs = self._flag_sym
+        for sym, ss in under:
+            parts = fs.get(sym)
+            if parts is None:
+                fs[sym] = [ss]
+            else:
+                parts.append(ss)
+
+    def _flagged_under(self, sym: str) -> np.ndarray | None:
+        """The scopes flagged under ``sym`` (compacts its list)."""
+        parts = self._flag_sym.get(sym)
+        if not parts:
+            return None
+        arr = np.concatenate([p if p.__class__ is np.ndarray else np.array([p], np.int64) for p in parts]) \
+            if len(parts) > 1 or parts[0].__class__ is not np.ndarray else parts[0]
+        arr = arr[self._flg[arr] == 1]
+        if len(arr) > 1:
+            arr = _unique(arr)
+        self._flag_sym[sym] = [arr] if len(arr) else []
+        return arr if len(arr) else None
+
+    def _recheck_t2_batch(self, sids: np.ndarray, hits: list, slow: list) -> None:
+        """Exact int64 re-check of T2 accounts from their mirrored legs; liquidatable ones are
+        flagged, the others get new bands (computed in float, shrunk by 1e-9 and one price unit
+        so that float rounding cannot widen them)."""
         marks = self._mark_a
-        cnt = self._ln[sids].astype(np.int64)
-        first = self._ls[sids]
-        tot = int(cnt.sum())
+        cnt = self._ln[sids]
+        starts = np.cumsum(cnt, dtype=np.int64) - cnt
+        tot = int(starts[-1] + cnt[-1])
         acc = np.repeat(np.arange(len(sids)), cnt)
-        starts = np.cumsum(cnt) - cnt
-        li = np.repeat(first - starts, cnt) + np.arange(tot)
+        li = np.arange(tot) + (self._ls[sids] - starts)[acc]
         q, cost, sy = self._lq[li], self._lc[li], self._lsym[li]
-        m = marks[sy]
         absq = np.abs(q)
-        if not m.all() or float((absq.astype(np.float64) * m).max()) >= float(self._T2LIM) * S:
+        m = marks[sy]
+        if not m.all() or float((absq * (m / S)).max()) >= 0.5 * (1 << self._NBITS):
             slow.extend(sids.tolist())
             return
-        n = _np_mul(absq, m)
-        upnl = np.where(q > 0, n, -n) - cost
-        # every leg's bracket at once: caps of all symbols in one padded table
-        b = np.minimum((self._caps2d[sy] <= n[:, None]).sum(axis=1), self._last_a[sy])
-        mm = _np_mul(n, self._mmrs2d[sy, b]) - self._cums2d[sy, b]
+        # n = round(|q| m / S) exactly: |q| = qh S + ql, m = mh S + ml
+        qh, ql = np.divmod(absq, S)
+        n = qh * m + ql * (m // S) + (ql * (m % S) + HALF) // S
+        long = q > 0
+        upnl = np.where(long, n, -n) - cost
+        bi = np.searchsorted(self._capkey, (sy << self._NBITS) + n, "right")
+        off = self._capoff[sy]
+        bi = np.minimum(bi, off + self._last_a[sy])
+        mm = _np_mul_rate(n, self._mmrflat[bi]) - self._cumflat[bi]
         mb = self._mw[sids] + np.add.reduceat(upnl, starts)
         mmt = np.add.reduceat(mm, starts)
         liq = (mmt > 0) & (mb <= mmt)
         if liq.any():
-            slow.extend(sids[liq].tolist())
+            ls = sids[liq]
+            self._vera[ls] += 1          # void their other bands
+            self._tier_a[ls] = 0
+            on_leg = np.flatnonzero(liq[acc])
+            under = [(self._sym_list[j], ss) for j, ss in _by_symbol(sy[on_leg], sids[acc[on_leg]])]
+            self._flag_batch(ls, mb[liq], mmt[liq], under)
+            hits.append((ls, mb[liq], mmt[liq]))
+            if liq.all():
+                return
         safe_acc = ~liq
-        if not safe_acc.any():
-            return
         h = (mb - mmt) - 2 * self._le[sids].astype(np.int64) - 1
         # groups of legs: (account, symbol); an account's legs are sorted by symbol
-        brk = np.ones(tot, dtype=bool)
-        brk[1:] = (acc[1:] != acc[:-1]) | (sy[1:] != sy[:-1])
-        gs = np.flatnonzero(brk)
-        ga, gsym, gm = acc[gs], sy[gs], m[gs]
-        keep = safe_acc[ga]
+        brk = np.empty(tot, dtype=bool)
+        brk[0] = True
+        np.not_equal(sy[1:], sy[:-1], out=brk[1:])
+        brk[starts] = True
+        gqr = absq * self._mmrmax_a[sy]
+        if brk.all():                                        # one leg per symbol (one-way)
+            ga, gsym, gm, gq = acc, sy, m, q
+        else:
+            gs = np.flatnonzero(brk)
+            ga, gsym, gm = acc[gs], sy[gs], m[gs]
+            gq = np.add.reduceat(q, gs)
+            gqr = np.add.reduceat(gqr, gs)
         eps = 1e-9
-        gq = np.add.reduceat(q, gs)
-        gqr = np.add.reduceat(absq.astype(np.float64) * self._mmrmax_a[sy], gs)
-        gqs = gq.astype(np.float64) * S
+        gqs = gq * float(S)
         down_risk = gq > 0                                   # exact: loss rate q S when the mark falls
         ld = np.where(down_risk, gqs * (1 + eps), 0.0)
         lu = np.where(down_risk, gqr * (1 + eps) - gqs * (1 - eps), (gqr - gqs) * (1 + eps))
         up_risk = lu > 0                                     # over-estimated: never misses a risk
-        lu = np.maximum(lu, 0.0)
         gmf = gm.astype(np.float64)
-        tot_g = np.bincount(ga, weights=np.maximum(ld, lu) * gmf, minlength=len(sids))
+        tot_g = np.bincount(ga, weights=np.maximum(ld, lu) * gmf, minlength=len(sids))[ga]
         hf = h[ga].astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            d = np.floor(hf * float(S2) * gmf / tot_g[ga] * (1 - eps)) - 1
-        d = np.where(tot_g[ga] > 0, d, float(KEYMAX))
-        d = np.minimum(np.maximum(d, 0.0), float(KEYMAX)).astype(np.int64)
+            d = np.floor(hf * float(S2) * gmf / tot_g * (1 - eps)) - 1
+        d = np.where(tot_g > 0, d, float(KEYMAX))
+        d = np.clip(d, 0.0, float(KEYMAX)).astype(np.int64)
         tight = hf <= 0
-        d = np.where(tight, 0, d)
-        down_risk |= tight
-        up_risk |= tight
+        if tight.any():
+            d[tight] = 0
+            down_risk |= tight
+            up_risk |= tight
         self._vera[sids[safe_acc]] += 1
-        ga, gsym, gm, d = ga[keep], gsym[keep], gm[keep], d[keep]
-        down_risk, up_risk = down_risk[keep], up_risk[keep]
+        keep = safe_acc[ga]
         gsid = sids[ga]
         gver = self._vera[gsid]
-        down_k = np.maximum(gm - d - 1, -KEYMAX)
-        up_k = -np.minimum(gm + d + 1, KEYMAX)
-        for j in np.unique(gsym).tolist():
-            sel = gsym == j
-            sym = self._sym_list[j]
-            self._side(sym, True)
-            pair = self._lists[sym]
-            sd, su = sel & down_risk, sel & up_risk
-            if sd.any():
-                pair[0].bufa.append((down_k[sd], gsid[sd], gver[sd]))
-                pair[0].stale += int(sd.sum())
-            if su.any():
-                pair[1].bufa.append((up_k[su], gsid[su], gver[su]))
-                pair[1].stale += int(su.sum())
+        for down, risk in ((True, down_risk & keep), (False, up_risk & keep)):
+            sel = np.flatnonzero(risk)
+            if not len(sel):
+                continue
+            k = gm[sel] - d[sel] - 1 if down else -(gm[sel] + d[sel] + 1)
+            for j, kk, ss, vs in _by_symbol(gsym[sel], np.maximum(k, -KEYMAX), gsid[sel], gver[sel]):
+                sl = self._side(self._sym_list[j], down)
+                sl.bufa.append((kk, ss, vs))
+                sl.stale += len(kk)
 
     def _compact_legs(self) -> None:
         """Drop T2 legs no scope points at any more."""
@@ -683,26 +827,21 @@ class IndexedDetector:
         return out
 
     def _unflag(self, sid: int) -> None:
-        c = self._flag.pop(sid, None)
-        if c is not None:
-            for sym in self._flag_syms.pop(sid, None) or (c[2],):
-                fs = self._flag_sym.get(sym)
-                if fs is not None:
-                    fs.discard(sid)
+        self._flg[sid] = 0
+        self._flag.pop(sid, None)
 
     def _set_flag(self, sid: int, cand: Candidate, syms: tuple) -> None:
-        if sid in self._flag:
-            self._unflag(sid)
+        self._flg[sid] = 1
         self._flag[sid] = cand
-        if cand[1] == CROSS:
-            self._flag_syms[sid] = syms
         self._tier_a[sid] = 0
         self._kdir[sid] = 0
+        fs = self._flag_sym
         for sym in syms:
-            fs = self._flag_sym.get(sym)
-            if fs is None:
-                fs = self._flag_sym[sym] = set()
-            fs.add(sid)
+            parts = fs.get(sym)
+            if parts is None:
+                fs[sym] = [sid]
+            else:
+                parts.append(sid)
 
     def _emit(self, sym: str, down: bool, key: int, sid: int) -> None:
         if key > KEYMAX:
@@ -734,7 +873,7 @@ class IndexedDetector:
     def _check_hit(self, sid: int) -> Candidate | None:
         """Exact re-check (on the live objects) of an index hit or a flagged scope."""
         if self._tier_n[sid] == _T1:
-            if sid in self._flag:
+            if self._flg[sid]:
                 self._bump(sid)
                 self._unflag(sid)
             return self._t1_place(sid, recompute=False)
@@ -1017,6 +1156,38 @@ def full_scan(clearing, marks: dict[str, int] | None = None) -> set[tuple]:
             if is_liquidatable(mm, peek((FUTURES, acct.id), asset) + upnl):
                 out.add((acct.id, CROSS, asset, ""))
     return out
+
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique`` hashes small int arrays, ~20x slower here)."""
+    a = np.sort(a)
+    keep = np.empty(len(a), dtype=bool)
+    keep[:1] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _by_symbol(js: np.ndarray, *cols: np.ndarray):
+    """Yield ``(j, col slices...)`` per distinct symbol index ``j`` (rows keep their order)."""
+    if not len(js):
+        return
+    if (js == js[0]).all():
+        yield (int(js[0]), *cols)
+        return
+    order = np.argsort(js.astype(np.int16), kind="stable")     # a radix sort for 16-bit keys
+    js = js[order]
+    cols = [c[order] for c in cols]
+    cut = np.flatnonzero(js[1:] != js[:-1]) + 1
+    edges = [0, *cut.tolist(), len(js)]
+    for a, b in zip(edges, edges[1:]):
+        yield (int(js[a]), *(c[a:b] for c in cols))
+
+
+def _np_mul_rate(n: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Exact ``round_half_up(n x r / 1e8)`` for int64 n >= 0 and a rate 0 <= r <= 1e8:
+    ``n = nh S + nl`` gives ``nh r + round(nl r / S)``, every term in range."""
+    nh, nl = np.divmod(n, S)
+    return nh * r + (nl * r + HALF) // S
 
 
 def _np_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
