@@ -324,3 +324,24 @@ def test_discard_by_candidate_or_scope_and_hooks_bring_a_scope_back():
     # nothing was closed in the clearing house: a hook on the account finds it again
     again = det.on_account_changed(first.account_id)
     assert first.scope in {c.scope for c in again} and first.scope in det.scopes()
+
+
+def test_a_check_returns_columns_read_as_sorted_candidates_and_discarded_as_a_batch():
+    """``on_marks`` returns ``Candidates``: columns (scope numbers, exact figures) that read as the
+    sorted ``Candidate`` list; the batch can be discarded whole; batch and one-by-one checks agree."""
+    ch, ids, mm = population(21, n=60)
+    batch, single = IndexedDetector(ch), IndexedDetector(ch)
+    single.VECTOR_MIN = 10**9           # every hit checked one by one on the live objects
+    r = random.Random(22)
+    seen = 0
+    for _ in range(60):
+        upd = move(ch, r, 0.03)
+        got, ref = batch.on_marks(upd), single.on_marks(upd)
+        assert got == list(ref) and list(got) == sorted(got)
+        assert len(got) == len(got.sids) and sorted(got.sids.tolist()) == sorted(c.sid for c in got)
+        assert batch.liquidatable() == single.liquidatable()
+        seen += len(got)
+        batch.discard_many(got)
+        single.discard_many(ref)
+        assert not ({c.scope for c in got} & batch.scopes())
+    assert seen > 0
