@@ -298,6 +298,78 @@ class _SideList:
                 + self.npend)
 
 
+NEG, POS = -(1 << 62), 1 << 62     # band ends that never trigger
+
+
+class _Bands:
+    """The safe bands of the T2 accounts holding one symbol, one slot per account: a re-check is
+    due when the mark falls to ``lo`` or below, or rises to ``hi`` or above (``NEG``/``POS``:
+    never). Unsorted: a re-band is two writes. A query scans the slots only when the mark has
+    passed the highest ``lo`` or the lowest ``hi`` (kept as Python ints; they may be stale
+    towards safety after clears, and are recomputed by each scan)."""
+
+    __slots__ = ("lo", "hi", "own", "n", "free", "lo_top", "hi_bot")
+
+    def __init__(self) -> None:
+        self.lo = np.full(256, NEG, np.int64)
+        self.hi = np.full(256, POS, np.int64)
+        self.own = np.full(256, -1, np.int64)
+        self.n = 0
+        self.free: list[int] = []
+        self.lo_top, self.hi_bot = NEG, POS
+
+    def alloc(self, sid: int) -> int:
+        if self.free:
+            slot = self.free.pop()
+        else:
+            slot = self.n
+            if slot == len(self.lo):
+                grow = len(self.lo)
+                self.lo = np.concatenate([self.lo, np.full(grow, NEG, np.int64)])
+                self.hi = np.concatenate([self.hi, np.full(grow, POS, np.int64)])
+                self.own = np.concatenate([self.own, np.full(grow, -1, np.int64)])
+            self.n = slot + 1
+        self.own[slot] = sid
+        return slot
+
+    def release(self, slot: int) -> None:
+        self.lo[slot], self.hi[slot], self.own[slot] = NEG, POS, -1
+        self.free.append(slot)
+
+    def set(self, slot: int, lo: int, hi: int) -> None:
+        self.lo[slot], self.hi[slot] = lo, hi
+        if lo > self.lo_top:
+            self.lo_top = lo
+        if hi < self.hi_bot:
+            self.hi_bot = hi
+
+    def set_many(self, slots: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        self.lo[slots], self.hi[slots] = lo, hi
+        self.lo_top = max(self.lo_top, int(lo.max()))
+        self.hi_bot = min(self.hi_bot, int(hi.min()))
+
+    def pop_hits(self, m: int) -> np.ndarray | None:
+        """Clear and return the owners of the slots whose band the mark ``m`` has left."""
+        got = None
+        n = self.n
+        if self.lo_top >= m:
+            lo = self.lo[:n]
+            h = np.flatnonzero(lo >= m)
+            lo[h] = NEG
+            self.lo_top = int(lo.max()) if n else NEG
+            got = self.own[h]
+        if self.hi_bot <= m:
+            hi = self.hi[:n]
+            h = np.flatnonzero(hi <= m)
+            hi[h] = POS
+            self.hi_bot = int(hi.min()) if n else POS
+            got = self.own[h] if got is None else np.concatenate([got, self.own[h]])
+        return got
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.lo[: self.n] != NEG) + np.count_nonzero(self.hi[: self.n] != POS))
+
+
 class IndexedDetector:
     """Liquidation detection over a ``ClearingHouse``, read-only.
 
@@ -372,12 +444,13 @@ class IndexedDetector:
         cap = count + (count >> 4) + 1024
         for name, dt in self._COLS:
             setattr(self, name, np.zeros(cap, dt))
-        self._lq = np.zeros(4096, np.int64)      # T2 legs (qty, cost, symbol index), sorted by symbol
-        self._lc = np.zeros(4096, np.int64)
-        self._lsym = np.zeros(4096, np.int64)
+        # T2 legs, one row each: qty, cost, symbol index, slot in the symbol's _Bands; an account's
+        # legs are consecutive rows sorted by symbol, so a batch re-check reads one block each
+        self._legs = np.zeros((4096, 4), np.int64)
+        self._bands = [_Bands() for _ in self._sym_list]
         self._lfill = 0
         self._compact_at = 1 << 16
-        self._acct: dict[int, list[int]] = {}    # account -> its scopes
+        self._acct: dict[int, array] = {}        # account -> its scopes (array('q'): no int objects)
         # flagged scopes: ``_flg`` per scope; their figures in ``_fparts`` (batch checks: arrays
         # of sids and figures, newest last) or a Candidate in ``_flag`` (checks on the live
         # objects, whose figures may exceed int64); per symbol, the scopes flagged under it
@@ -389,10 +462,51 @@ class IndexedDetector:
         for acct in ch.accounts.values():
             self._refresh_account(acct)
         bulk, self._bulk = self._bulk, None
-        for (sym, down), (ks, ss, vs) in bulk.items():
-            self._side(sym, down).load_arrays(np.frombuffer(ks, np.int64), np.frombuffer(ss, np.int64),
-                                              np.frombuffer(vs, np.int64))
+        cols = {key: tuple(np.frombuffer(c, np.int64) for c in arrs) for key, arrs in sorted(bulk.items())}
+        del bulk
+        self._renumber(cols)
+        for (sym, down), (ks, ss, vs) in cols.items():
+            self._side(sym, down).load_arrays(ks, ss, vs)
         self._flush()
+
+    def _renumber(self, cols: dict) -> None:
+        """Number the scopes in index order: each sorted list's scopes get consecutive numbers in
+        key order, the others follow in their order. A crash's hits are a run's tail, so its
+        checks then read and write the per-scope columns in sequence, not at random (at a
+        million scopes the columns are far bigger than the CPU caches)."""
+        n = self._n
+        seen = np.zeros(n, dtype=bool)
+        parts = []
+        for ks, ss, _ in cols.values():
+            o = ss[np.argsort(ks, kind="stable")]
+            o = o[~seen[o]]
+            seen[o] = True
+            parts.append(o)
+        perm = np.concatenate(parts + [np.flatnonzero(~seen)])      # new number -> old
+        inv = np.empty(n, dtype=np.int64)
+        inv[perm] = np.arange(n, dtype=np.int64)
+        for name, _ in self._COLS:
+            col = getattr(self, name)
+            col[:n] = col[:n][perm]
+        objs = np.empty(n, dtype=object)     # (no Python int per scope: the peak RSS counts)
+        objs[:] = self._obj
+        self._obj = objs[perm].tolist()
+        del objs
+        invl = array("q")
+        invl.frombytes(inv.tobytes())
+        acct = self._acct
+        for a, sids in acct.items():
+            acct[a] = array("q", [invl[s] for s in sids])
+        self._cw = {invl[s]: w for s, w in self._cw.items()}
+        self._flag = {invl[s]: c._replace(sid=invl[s]) for s, c in self._flag.items()}
+        self._flag_sym = {sym: [inv[p] if isinstance(p, np.ndarray) else invl[p] for p in ps]
+                          for sym, ps in self._flag_sym.items()}
+        self._fparts = [(inv[a], b, c) for a, b, c in self._fparts]
+        for b in self._bands:
+            own = b.own[: b.n]
+            b.own[: b.n] = np.where(own >= 0, inv[np.maximum(own, 0)], -1)
+        for key, (ks, ss, vs) in cols.items():
+            cols[key] = (ks, inv[ss], vs)
 
     def _side(self, sym: str, down: bool) -> _SideList:
         pair = self._lists.get(sym)
@@ -424,7 +538,40 @@ class IndexedDetector:
         return (aid, CROSS, self._assets[self._symi_a[sid]], "")
 
     def _bump(self, sid: int) -> None:
+        """Void the scope's index entries (its T1 key, its T2 bands)."""
         self._vera[sid] += 1
+        k = int(self._ln[sid])
+        if k:
+            f = int(self._ls[sid])
+            bands = self._bands
+            for j, slot in self._legs[f: f + k, 2:].tolist():
+                b = bands[j]
+                b.lo[slot] = NEG
+                b.hi[slot] = POS
+
+    def _leg_rows(self, sids: np.ndarray) -> np.ndarray:
+        """Rows of the legs table of the given T2 scopes."""
+        cnt = self._ln[sids].astype(np.int64)
+        starts = np.cumsum(cnt) - cnt
+        return np.repeat(self._ls[sids] - starts, cnt) + np.arange(int(cnt.sum()))
+
+    def _clear_bands(self, sids: np.ndarray) -> None:
+        """No band triggers for these T2 scopes (flagged, discarded or being re-checked)."""
+        legs = self._legs[self._leg_rows(sids)]
+        self._clear_slots(legs[:, 2], legs[:, 3])
+
+    def _clear_slots(self, syms: np.ndarray, slots: np.ndarray) -> None:
+        bands = self._bands
+        for j, ss in _by_symbol(syms, slots):
+            bands[j].lo[ss] = NEG
+            bands[j].hi[ss] = POS
+
+    def _release_bands(self, sid: int) -> None:
+        """Give back the scope's band slots (it is no longer a T2 scope)."""
+        f, k = int(self._ls[sid]), int(self._ln[sid])
+        for j, slot in dict(self._legs[f: f + k, 2:].tolist()).items():
+            self._bands[j].release(slot)
+        self._ln[sid] = 0
 
     def _flush(self) -> None:
         vera = self._vera
@@ -432,7 +579,7 @@ class IndexedDetector:
             pair[0].flush(vera)
             pair[1].flush(vera)
         if self._lfill > self._compact_at:
-            if self._lfill > 3 * int(self._ln[: self._n][self._tier_a[: self._n] == 2].sum()):
+            if self._lfill > 3 * int(self._ln[: self._n].sum()):
                 self._compact_legs()
             self._compact_at = max(1 << 16, 2 * self._lfill)
 
@@ -479,6 +626,11 @@ class IndexedDetector:
             if fs is not None:
                 flagged.update(fs.tolist())
         for sym, m in marks.items():
+            ix = self._sym_ix.get(sym)
+            if ix is not None:
+                got = self._bands[ix].pop_hits(m)
+                if got is not None and len(got):
+                    t2.append(got)
             pair = self._lists.get(sym)
             if pair is None:
                 continue
@@ -499,6 +651,10 @@ class IndexedDetector:
                     slow.extend(got[ta == 0].tolist())
         if t2:
             two = _unique(np.concatenate(t2))
+            mirrored = tier_a[two] == 2
+            if not mirrored.all():
+                slow.extend(two[~mirrored].tolist())
+                two = two[mirrored]
             if len(two) >= vmin:
                 self._recheck_t2_batch(two, hits, slow)
             else:
@@ -561,14 +717,20 @@ class IndexedDetector:
             arr = self._sids_of(list(scopes))
         if not len(arr):
             return
+        # flagged scopes have no index entries and no band triggers already; the others are voided
+        un = arr[self._flg[arr] == 0]
         self._flg[arr] = 0
         if self._flag:                # the few flagged one by one
             flg = self._flg
             for sid in [k for k in self._flag if not flg[k]]:
                 del self._flag[sid]
-        self._vera[arr] += 1
-        self._tier_a[arr] = 0
-        self._kdir[arr] = 0
+        if len(un):
+            self._vera[un] += 1
+            self._tier_a[un] = 0
+            self._kdir[un] = 0
+            t2 = un[self._ln[un] > 0]
+            if len(t2):
+                self._clear_bands(t2)
 
     def _sids_of(self, scopes: list) -> np.ndarray:
         """Scope numbers of Candidates (checked by account) or scope tuples (looked up)."""
@@ -616,7 +778,8 @@ class IndexedDetector:
         return {c[:4] for c in self.liquidatable()}
 
     def stats(self) -> dict:
-        return {"scopes": self._n, "entries": sum(len(a) + len(b) for a, b in self._lists.values()),
+        return {"scopes": self._n, "entries": sum(len(a) + len(b) for a, b in self._lists.values())
+                + sum(len(b) for b in self._bands),
                 "runs": sum(len(a.runs) + len(b.runs) for a, b in self._lists.values()),
                 "flagged": int(self._flg[: self._n].sum()), "t2": int((self._tier_n[: self._n] == _T2).sum())}
 
@@ -689,7 +852,7 @@ class IndexedDetector:
         tot = int(starts[-1] + cnt[-1])
         acc = np.repeat(np.arange(len(sids)), cnt)
         li = np.arange(tot) + (self._ls[sids] - starts)[acc]
-        q, cost, sy = self._lq[li], self._lc[li], self._lsym[li]
+        q, cost, sy, slot = self._legs[li].T
         absq = np.abs(q)
         m = marks[sy]
         if not m.all() or float((absq * (m / S)).max()) >= 0.5 * (1 << self._NBITS):
@@ -709,9 +872,9 @@ class IndexedDetector:
         liq = (mmt > 0) & (mb <= mmt)
         if liq.any():
             ls = sids[liq]
-            self._vera[ls] += 1          # void their other bands
-            self._tier_a[ls] = 0
             on_leg = np.flatnonzero(liq[acc])
+            self._clear_slots(sy[on_leg], slot[on_leg])     # no band triggers while flagged
+            self._tier_a[ls] = 0
             under = [(self._sym_list[j], ss) for j, ss in _by_symbol(sy[on_leg], sids[acc[on_leg]])]
             self._flag_batch(ls, mb[liq], mmt[liq], under)
             hits.append((ls, mb[liq], mmt[liq]))
@@ -726,10 +889,10 @@ class IndexedDetector:
         brk[starts] = True
         gqr = absq * self._mmrmax_a[sy]
         if brk.all():                                        # one leg per symbol (one-way)
-            ga, gsym, gm, gq = acc, sy, m, q
+            ga, gsym, gm, gq, gslot = acc, sy, m, q, slot
         else:
             gs = np.flatnonzero(brk)
-            ga, gsym, gm = acc[gs], sy[gs], m[gs]
+            ga, gsym, gm, gslot = acc[gs], sy[gs], m[gs], slot[gs]
             gq = np.add.reduceat(q, gs)
             gqr = np.add.reduceat(gqr, gs)
         eps = 1e-9
@@ -750,32 +913,23 @@ class IndexedDetector:
             d[tight] = 0
             down_risk |= tight
             up_risk |= tight
-        self._vera[sids[safe_acc]] += 1
-        keep = safe_acc[ga]
-        gsid = sids[ga]
-        gver = self._vera[gsid]
-        for down, risk in ((True, down_risk & keep), (False, up_risk & keep)):
-            sel = np.flatnonzero(risk)
-            if not len(sel):
-                continue
-            k = gm[sel] - d[sel] - 1 if down else -(gm[sel] + d[sel] + 1)
-            for j, kk, ss, vs in _by_symbol(gsym[sel], np.maximum(k, -KEYMAX), gsid[sel], gver[sel]):
-                sl = self._side(self._sym_list[j], down)
-                sl.bufa.append((kk, ss, vs))
-                sl.stale += len(kk)
+        keep = np.flatnonzero(safe_acc[ga])
+        lo = np.where(down_risk, np.maximum(gm - d - 1, -KEYMAX), NEG)[keep]
+        hi = np.where(up_risk, np.minimum(gm + d + 1, KEYMAX), POS)[keep]
+        bands = self._bands
+        for j, ss, ll, hh in _by_symbol(gsym[keep], gslot[keep], lo, hi):
+            bands[j].set_many(ss, ll, hh)
 
     def _compact_legs(self) -> None:
         """Drop T2 legs no scope points at any more."""
-        live = np.flatnonzero(self._tier_a[: self._n] == 2)
+        live = np.flatnonzero(self._ln[: self._n] > 0)
         cnt = self._ln[live].astype(np.int64)
         tot = int(cnt.sum())
         starts = np.cumsum(cnt) - cnt
         li = np.repeat(self._ls[live] - starts, cnt) + np.arange(tot)
-        size = max(4096, 2 * tot)
-        for name in ("_lq", "_lc", "_lsym"):
-            arr = np.zeros(size, np.int64)
-            arr[:tot] = getattr(self, name)[li]
-            setattr(self, name, arr)
+        legs = np.zeros((max(4096, 2 * tot), 4), np.int64)
+        legs[:tot] = self._legs[li]
+        self._legs = legs
         self._ls[live] = starts
         self._lfill = tot
 
@@ -819,11 +973,13 @@ class IndexedDetector:
             for sid in old:
                 if sid not in keep:
                     self._bump(sid)
+                    if self._ln[sid]:
+                        self._release_bands(sid)
                     self._unflag(sid)
                     self._tier_a[sid] = 0
                     self._kdir[sid] = 0
         if live or old:
-            self._acct[aid] = live
+            self._acct[aid] = array("q", live)
         return out
 
     def _unflag(self, sid: int) -> None:
@@ -867,6 +1023,8 @@ class IndexedDetector:
         self._tier_a[sid] = 0
         self._kdir[sid] = 0
         if self._tier_n[sid] == _T1:
+            if self._ln[sid]:
+                self._release_bands(sid)     # was a T2 scope
             return self._t1_place(sid, recompute=True)
         return self._t2_place(sid)
 
@@ -1025,16 +1183,12 @@ class IndexedDetector:
             return cand
         # headroom over twice the rounding bound, then one fraction of every mark
         h = (mb - mm) - 2 * err - 1
-        self._mirror_t2(sid, w, err, legs)
-        emit = self._emit
-        if h <= 0:
+        slots = self._mirror_t2(sid, w, err, legs)
+        bands, sym_ix = self._bands, self._sym_ix
+        if h <= 0:       # any move re-checks it
             for sym, (_, _, m) in per.items():
-                if m:
-                    emit(sym, True, m - 1, sid)
-                    emit(sym, False, m + 1, sid)
-                else:
-                    emit(sym, True, KEYMAX, sid)
-            self._bump_stale(syms)
+                j = sym_ix[sym]
+                bands[j].set(slots[j], m - 1 if m else KEYMAX, m + 1 if m else POS)
             return None
         # loss rates per unit of mark (1e-16 units): falling q S if net long; rising sum|q| MMRmax - q S
         gm = 0
@@ -1046,48 +1200,45 @@ class IndexedDetector:
                 risk[sym] = (ld, lu if lu > 0 else 0)
                 gm += max(risk[sym]) * m
         for sym, (sq, qm, m) in per.items():
+            j = sym_ix[sym]
             if not m:
-                emit(sym, True, KEYMAX, sid)
+                bands[j].set(slots[j], KEYMAX, POS)
                 continue
             ld, lu = risk[sym]
             d = (h * S2 * m) // gm if gm else KEYMAX
-            if ld:
-                emit(sym, True, m - d - 1, sid)
-            if lu:
-                emit(sym, False, m + d + 1, sid)
-        self._bump_stale(syms)
+            bands[j].set(slots[j], max(m - d - 1, -KEYMAX) if ld else NEG, min(m + d + 1, KEYMAX) if lu else POS)
         return None
 
-    def _mirror_t2(self, sid: int, w: int, err: int, legs: list) -> None:
-        """Copy a T2 account's legs (sorted by symbol) for the batch re-check, if they fit int64."""
-        big = self._BIG
-        if not -big < w < big or err >= 1 << 30 or any(not (-big < q < big and -big < c < big) for _, q, c in legs):
-            self._tier_a[sid] = 0
-            return
+    def _mirror_t2(self, sid: int, w: int, err: int, legs: list) -> dict[int, int]:
+        """Record a T2 account's legs, sorted by symbol, each with its symbol's band slot (one per
+        symbol, kept from the previous legs where the symbol is still held); their values are
+        mirrored for the batch re-check if they fit int64. Returns symbol index -> slot."""
         legs.sort()
+        f0, k0 = int(self._ls[sid]), int(self._ln[sid])
+        old = dict(self._legs[f0: f0 + k0, 2:].tolist())
+        slots: dict[int, int] = {}
+        for j, _, _ in legs:
+            if j not in slots:
+                slots[j] = old.pop(j) if j in old else self._bands[j].alloc(sid)
+        for j, slot in old.items():
+            self._bands[j].release(slot)
+        big = self._BIG
+        fits = -big < w < big and err < 1 << 30 and all(-big < q < big and -big < c < big for _, q, c in legs)
         k = len(legs)
         f = self._lfill
-        if f + k > len(self._lq):
-            size = max(2 * len(self._lq), f + k)
-            for name in ("_lq", "_lc", "_lsym"):
-                old = getattr(self, name)
-                grown = np.zeros(size, np.int64)
-                grown[:f] = old[:f]
-                setattr(self, name, grown)
-        for i, (j, q, c) in enumerate(legs):
-            self._lsym[f + i] = j
-            self._lq[f + i] = q
-            self._lc[f + i] = c
+        if f + k > len(self._legs):
+            grown = np.zeros((max(2 * len(self._legs), f + k), 4), np.int64)
+            grown[:f] = self._legs[:f]
+            self._legs = grown
+        self._legs[f: f + k] = [(q, c, j, slots[j]) if fits else (0, 0, j, slots[j]) for j, q, c in legs]
         self._lfill = f + k
-        self._ls[sid], self._ln[sid], self._le[sid], self._mw[sid] = f, k, err, w
-        self._tier_a[sid] = 2
-
-    def _bump_stale(self, syms: tuple) -> None:
-        for sym in syms:
-            pair = self._lists.get(sym)
-            if pair is not None:
-                pair[0].stale += 1
-                pair[1].stale += 1
+        self._ls[sid], self._ln[sid], self._le[sid] = f, k, min(err, 1 << 30)
+        if fits:
+            self._mw[sid] = w
+            self._tier_a[sid] = 2
+        else:
+            self._tier_a[sid] = 0
+        return slots
 
 
 def _t1_key(w: int, q: int, cost: int, t: _Tab) -> int:
@@ -1309,6 +1460,18 @@ class NumpyScan:
 
     def scan(self, marks: dict[str, int]) -> set[tuple]:
         return {self.scope(i) for i in np.flatnonzero(self.mask(marks)).tolist()}
+
+    def codes(self, rows: np.ndarray) -> np.ndarray:
+        """Scope codes (account, kind, symbol or asset, side in one int64) of the given rows."""
+        return self._codes(self.aid[rows], self.kind[rows], self.name[rows], self.side[rows])
+
+    def drop_codes(self, codes: np.ndarray) -> None:
+        """Mark the scopes with these codes as gone."""
+        if not len(codes) or not len(self.sorted_codes):
+            return
+        pos = np.minimum(np.searchsorted(self.sorted_codes, codes), len(self.sorted_codes) - 1)
+        hit = self.sorted_codes[pos] == codes
+        self.alive[self.order[pos[hit]]] = False
 
     def drop(self, scopes) -> None:
         """Mark closed scopes (scope tuples) as gone."""
