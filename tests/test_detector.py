@@ -345,3 +345,9 @@ def test_a_check_returns_columns_read_as_sorted_candidates_and_discarded_as_a_ba
         single.discard_many(ref)
         assert not ({c.scope for c in got} & batch.scopes())
     assert seen > 0
+
+
+def test_an_empty_venue_builds_an_index_and_takes_marks():
+    ch = ClearingHouse()
+    det = IndexedDetector(ch)
+    assert det.on_mark("BTCUSDT", P("60000")) == [] and det.liquidatable() == []

@@ -518,7 +518,8 @@ class IndexedDetector:
                           for sym, ps in self._flag_sym.items()}
         self._fparts = [(inv[a], b, c) for a, b, c in self._fparts]
         own = self._bands.own
-        own[:] = np.where(own >= 0, inv[np.maximum(own, 0)], -1)
+        used = own >= 0
+        own[used] = inv[own[used]]
         for key, (ks, ss, vs) in cols.items():
             cols[key] = (ks, inv[ss], vs)
 
