@@ -26,16 +26,20 @@ Index (performance.md section 2.5, tiers T1/T2/T3):
   ``dm x max(0, sum |q| x MMRmax - sum q)`` (MMRmax: the table's top rate), so with the headroom
   ``H = g - 2 x rounding bound`` no set of moves with ``sum_s |dm_s| L_s <= H`` can liquidate the
   account (``L_s`` the larger rate). Each symbol gets the same fraction ``f = H / sum_s L_s m_s``
-  of its mark (the doc's ``H/G`` bound, per direction): a band end goes in the same sorted lists
-  as T1 keys only on a side that can lose, so a long-only account has no upper ends. When a mark
-  leaves a band the account is re-checked exactly and re-banded.
+  of its mark (the doc's ``H/G`` bound, per direction), only on a side that can lose (a
+  long-only account has no upper ends). The band ends live in ``_Bands``, one slot per account
+  and symbol, unsorted: a re-band is a write, and a mark scans its symbol's slots only once it
+  has passed the nearest end. When a mark leaves a band the account is re-checked exactly and
+  re-banded.
 * T3: ``full_scan`` (plain Python, the oracle and the naive peer) and ``NumpyScan`` (vectorised
   exact int64 recompute).
 
-Each (symbol, direction) list is a few numpy sorted runs (bulk built, cut from the end as marks
-cross them, so a crash costs one ``searchsorted`` per run plus the hits; changes are buffered
-into new runs, merged binomially). Entries carry the scope's version; a changed scope bumps its
-version, which voids its old entries.
+Each T1 (symbol, direction) list is a few numpy sorted runs (bulk built, cut from the end as
+marks cross them, so a crash costs one ``searchsorted`` per run plus the hits; changes wait in
+small buffers, then become runs). Entries carry the scope's version; a changed scope bumps its
+version, which voids its old entries. At a bulk build the scopes are numbered in key order
+(``_renumber``), so the hits of a crash are runs of consecutive scopes and the batch checks read
+their columns in sequence: at a million scopes the columns are far bigger than the CPU caches.
 
 Liquidatable scopes are "flagged": they leave the index and are re-checked on every mark of any
 of their symbols (and by the hooks) until they recover or the waterfall closes them.
