@@ -8,7 +8,8 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# book.py is compiled at install time (setup.py): a change to it reinstalls, so it is rebuilt.
+$(STAMP): pyproject.toml setup.py perpsim/core/book.py perpsim/core/book.pxd | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
