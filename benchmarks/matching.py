@@ -24,6 +24,10 @@ Engines, same commands, same process, back to back, each on a fresh book:
 * ``cython-orderbook`` 0.1.2: ``add_limit_order`` / ``add_market_order`` with ``Decimal``
   prices; an IOC remainder is canceled right after.
 
+Ours runs compiled when setup.py built ``perpsim.core.book`` with Cython (book.py in Cython's
+pure Python mode, as the cython-orderbook peer is compiled), else as plain Python; the JSON's
+``book_implementation`` says which ran ("compiled" or "python").
+
 Timing: ``perf_counter`` around the command loop only, GC disabled during the loop (as
 ``timeit`` does; the same runs with GC on are reported too), engines interleaved, best of 3
 and median. Timed runs drop what the engines return, as a consumer that has published it
@@ -38,7 +42,8 @@ import statistics
 import time
 from decimal import Decimal
 
-from perpsim.core.book import BUY, IOC, SELL, Fill, OrderBook
+from perpsim.core import book as book_module
+from perpsim.core.book import BUY, COMPILED, IOC, SELL, Fill, OrderBook
 
 LIMIT_CMD, CANCEL_CMD, MARKET_CMD, IOC_CMD = 0, 1, 2, 3
 BASE_TRADED_100K = 219_063
@@ -280,6 +285,7 @@ ENGINES = {
 
 
 PEERS = ("lightmatchingengine", "cython_orderbook")
+BOOK_IMPLEMENTATION = "compiled" if COMPILED else "python"
 
 
 def _timed(fn, cmds, gc_on: bool) -> float:
@@ -337,6 +343,7 @@ def run(quick: bool = False) -> dict:
     convention). The same runs with the collector on, and the mixed workload, are reported too.
     """
     n = 20_000 if quick else 100_000
+    print(f"[book] {BOOK_IMPLEMENTATION} ({book_module.__file__})", flush=True)
     base_cmds = gen_base(n)
     mixed_cmds = gen_mixed(n)
     base = measure("base", base_cmds)
@@ -356,6 +363,7 @@ def run(quick: bool = False) -> dict:
         "benchmark": "matching",
         "quick": quick,
         "orders": n,
+        "book_implementation": BOOK_IMPLEMENTATION,
         "ours_orders_per_s": base["ours_per_s"],
         "ratio_vs_lightmatchingengine": base["ratio_vs_lightmatchingengine"],
         "ratio_vs_cython_orderbook": base["ratio_vs_cython_orderbook"],
