@@ -21,7 +21,7 @@ else:
     # extension is not rebuilt (editable install), importing it runs book.py as plain Python.
     digest = sha256(Path(BOOK).read_bytes()).hexdigest()
     ext_modules = cythonize(
-        [Extension("perpsim.core.book", [BOOK], optional=True,
+        [Extension("perpsim.core.book", [BOOK],
                    define_macros=[("BOOK_PY_SHA256", f'"{digest}"')])],
         build_dir="build/cython",
         compiler_directives={
@@ -31,5 +31,7 @@ else:
             "annotation_typing": False,
         },
     )
+    for ext in ext_modules:
+        ext.optional = True     # a C compiler error skips it (cythonize drops the argument)
 
 setup(ext_modules=ext_modules)
