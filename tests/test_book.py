@@ -513,3 +513,66 @@ def test_rest_after_meeting_only_a_stale_level_bumps_the_update_id():
     assert b.place(3, 2, BUY, 1, 101) == [OrderRested(3, 2, BUY, 101, 1)]
     assert b.update_id == u + 1
     assert b.drain_depth() == DepthDiff(u + 1, u + 1, u, {101: 1}, {})
+
+
+# --- compiled (setup.py) or not, the same book ----------------------------------------------------
+
+def plain_book_module():
+    """book.py loaded as plain Python under another name, beside whichever perpsim.core.book is."""
+    import importlib.util
+    from pathlib import Path
+
+    import perpsim.core.book as B
+
+    spec = importlib.util.spec_from_file_location("book_as_plain_python",
+                                                  Path(B.__file__).with_name("book.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert not mod.COMPILED
+    return mod
+
+
+def replay(book, cmds):
+    """Every command's events (as type name + fields) or error code, then the final state."""
+    out = []
+    for cmd in cmds:
+        try:
+            if cmd[0] == "limit":
+                ev = book.place(*cmd[1:])
+            elif cmd[0] == "market":
+                _, oid, owner, side, qty, stp, bound = cmd
+                ev = book.place(oid, owner, side, qty, None, GTC, stp, bound=bound)
+            elif cmd[0] == "cancel":
+                ev = book.cancel(cmd[1])
+            else:
+                ev = book.modify(*cmd[1:])
+            out.append([(type(e).__name__, tuple(e)) for e in ev])
+        except VenueError as e:
+            out.append(e.code)
+        d = book.drain_depth()
+        out.append(None if d is None else tuple(d))
+    return out, book.to_state(), book.__getstate__()
+
+
+def test_compiled_and_plain_python_books_agree():
+    plain = plain_book_module()
+    for seed in (1, 2, 3):
+        cmds = random_flow(random.Random(seed), 2000, 3)
+        assert replay(OrderBook("X", 9, 4), cmds) == replay(plain.OrderBook("X", 9, 4), cmds)
+    with pytest.raises(VenueError):                  # bad input: the same error, not a TypeError
+        OrderBook().place(1, 1, BUY, 1.5, 100)
+    with pytest.raises(VenueError):
+        OrderBook().place(1, 1, "BUY", 1, 100)
+
+
+def test_pickles_are_the_slotted_default_compiled_or_not():
+    import copyreg
+    import pickle
+
+    b = book_with((1, 1, SELL, 2, 100), (2, 2, BUY, 1, 99))
+    func, args, state = b.__reduce_ex__(pickle.HIGHEST_PROTOCOL)[:3]
+    assert func is copyreg.__newobj__ and args == (OrderBook,)
+    assert state == (None, {name: getattr(b, name) for name in OrderBook.__slots__})
+    b2 = pickle.loads(pickle.dumps(b))
+    b2.check()
+    assert b2.to_state() == b.to_state()
