@@ -355,14 +355,16 @@ class _Bands:
             self.hi_bot[j] = hi
 
     def set_many(self, js: np.ndarray, slots: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        self.lo[js, slots] = lo
-        self.hi[js, slots] = hi
+        at = js * self.lo.shape[1] + slots       # flat positions: 1-D scatters are much faster
+        self.lo.reshape(-1)[at] = lo
+        self.hi.reshape(-1)[at] = hi
         np.maximum.at(self.lo_top, js, lo)
         np.minimum.at(self.hi_bot, js, hi)
 
     def clear_many(self, js: np.ndarray, slots: np.ndarray) -> None:
-        self.lo[js, slots] = NEG
-        self.hi[js, slots] = POS
+        at = js * self.lo.shape[1] + slots
+        self.lo.reshape(-1)[at] = NEG
+        self.hi.reshape(-1)[at] = POS
 
     def pop_hits(self, j: int, m: int) -> np.ndarray | None:
         """Clear the slots of symbol ``j`` whose band the mark ``m`` has left; their owners."""
@@ -442,10 +444,17 @@ class IndexedDetector:
         self._cumflat = np.concatenate([t.cums_a for t in self._tab_arrays])
         self._last_a = np.array([t.last for t in self._tab_arrays], dtype=np.int64)
         self._capend = self._capoff + self._last_a       # each symbol's top bracket in the flat arrays
+        # bracket b holds the notionals in [_brlo[b], _brhi[b]); the extra last entry holds none
+        # (the bracket -1 of a leg not placed yet)
+        self._brlo = np.concatenate([np.concatenate([[0], t.caps_a[: t.last]]) for t in self._tab_arrays]
+                                    + [[POS]]).astype(np.int64)
+        self._brhi = np.concatenate([np.concatenate([t.caps_a[: t.last], [POS]]) for t in self._tab_arrays]
+                                    + [[NEG]]).astype(np.int64)
         self._one = {s: (s,) for s in self._sym_list}
         self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
         self._asset_ix = {a: i for i, a in enumerate(self._assets)}
         self._mark_a = np.array([self.marks.get(s, 0) or 0 for s in self._sym_list], dtype=np.int64)
+        self._mh, self._ml = np.divmod(self._mark_a, S)
         self._lists: dict[str, tuple[_SideList, _SideList]] = {}
         self._obj: list = []                     # Position (isolated) or Account (cross), per scope
         self._cw: dict[int, object] = {}         # cross scope -> its cross Wallet
@@ -463,20 +472,21 @@ class IndexedDetector:
         cap = count + (count >> 4) + 1024
         for name, dt in self._COLS:
             setattr(self, name, np.zeros(cap, dt))
-        # T2 legs, one row each: qty, cost, symbol index, slot in the symbol's _Bands; an account's
-        # legs are consecutive rows sorted by symbol, so a batch re-check reads one block each
-        self._legs = np.zeros((4096, 4), np.int64)
+        # T2 legs, one row each: qty, cost, symbol index, slot in _Bands, bracket in the flat
+        # tables (-1: not known yet); an account's legs are consecutive rows sorted by symbol, so
+        # a batch re-check reads one block each
+        self._legs = np.zeros((4096, 5), np.int64)
         self._bands = _Bands(len(self._sym_list))
         self._lfill = 0
         self._compact_at = 1 << 16
         self._acct: dict[int, array] = {}        # account -> its scopes (array('q'): no int objects)
-        # flagged scopes: ``_flg`` per scope; their figures in ``_fparts`` (batch checks: arrays
-        # of sids and figures, newest last) or a Candidate in ``_flag`` (checks on the live
-        # objects, whose figures may exceed int64); per symbol, the scopes flagged under it
-        # (arrays and ints, cleaned when read)
+        # flagged scopes: ``_flg`` per scope. Those flagged by a batch check are in ``_fparts``
+        # as they were flagged: (sids, MB, MM, the symbol index each is exposed to, -1 for every
+        # symbol: a multi-leg cross account). Those flagged one by one on the live objects have
+        # their Candidate in ``_flag`` (figures may exceed int64) and their symbol in ``_flag_js``.
         self._flag: dict[int, Candidate] = {}
+        self._flag_js: dict[int, int] = {}
         self._fparts: list[tuple] = []
-        self._flag_sym: dict[str, list] = {}
         self._bulk: dict | None = {}
         for acct in ch.accounts.values():
             self._refresh_account(acct)
@@ -518,9 +528,8 @@ class IndexedDetector:
             acct[a] = array("q", [invl[s] for s in sids])
         self._cw = {invl[s]: w for s, w in self._cw.items()}
         self._flag = {invl[s]: c._replace(sid=invl[s]) for s, c in self._flag.items()}
-        self._flag_sym = {sym: [inv[p] if isinstance(p, np.ndarray) else invl[p] for p in ps]
-                          for sym, ps in self._flag_sym.items()}
-        self._fparts = [(inv[a], b, c) for a, b, c in self._fparts]
+        self._fparts = [(inv[a], b, c, js) for a, b, c, js in self._fparts]
+        self._flag_js = {invl[s]: j for s, j in self._flag_js.items()}
         own = self._bands.own
         used = own >= 0
         own[used] = inv[own[used]]
@@ -579,7 +588,7 @@ class IndexedDetector:
     def _release_bands(self, sid: int) -> None:
         """Give back the scope's band slots (it is no longer a T2 scope)."""
         f, k = int(self._ls[sid]), int(self._ln[sid])
-        for j, slot in dict(self._legs[f: f + k, 2:].tolist()).items():
+        for j, slot in dict(self._legs[f: f + k, 2:4].tolist()).items():
             self._bands.release(j, slot)
         self._ln[sid] = 0
 
@@ -625,16 +634,15 @@ class IndexedDetector:
             ix = self._sym_ix.get(sym)
             if ix is not None:
                 self._mark_a[ix] = m
+        self._mh, self._ml = np.divmod(self._mark_a, S)   # marks split at S, for exact products
         vera, tier_a, vmin = self._vera, self._tier_a, self.VECTOR_MIN
+        ones: list[tuple] = []        # T1 hits: (symbol index, sids), checked together below
         hits: list[tuple] = []        # (sids, margin balances, maint margins), checked in numpy
         out: list[Candidate] = []     # checked one by one
         slow: list[int] = []          # re-checked one by one on the live objects
         t2: list[np.ndarray] = []
-        flagged: set[int] = set()     # flagged before this update: re-checked below
-        for sym in marks:
-            fs = self._flagged_under(sym)
-            if fs is not None:
-                flagged.update(fs.tolist())
+        fl = self._flagged_for([self._sym_ix[s] for s in marks if s in self._sym_ix])
+        flagged: set[int] = set(fl.tolist()) if fl is not None else set()   # re-checked below
         for sym, m in marks.items():
             ix = self._sym_ix.get(sym)
             if ix is not None:
@@ -650,15 +658,19 @@ class IndexedDetector:
                     continue
                 ta = np.take(tier_a, got)
                 one = got[ta == 1]
-                if len(one) >= vmin:
-                    self._verify_batch(sym, m, one, hits, slow)
-                else:
-                    slow.extend(one.tolist())
+                if len(one):
+                    ones.append((ix, one))
                 two = got[ta == 2]
                 if len(two):
                     t2.append(two)
                 if len(one) + len(two) < len(got):
                     slow.extend(got[ta == 0].tolist())
+        if ones:
+            if sum(len(o) for _, o in ones) >= vmin:
+                self._verify_batch(ones, hits, slow)
+            else:
+                for _, o in ones:
+                    slow.extend(o.tolist())
         if t2:
             two = _unique(np.concatenate(t2))
             mirrored = tier_a[two] == 2
@@ -733,7 +745,7 @@ class IndexedDetector:
         if self._flag:                # the few flagged one by one
             flg = self._flg
             for sid in [k for k in self._flag if not flg[k]]:
-                del self._flag[sid]
+                del self._flag[sid], self._flag_js[sid]
         if len(un):
             self._vera[un] += 1
             self._tier_a[un] = 0
@@ -768,7 +780,7 @@ class IndexedDetector:
         """Every scope flagged liquidatable at the last check that concerned it (sorted)."""
         flag = self._flag
         out = list(flag.values())
-        parts = [p for p in self._fparts if self._flg[p[0]].any()]
+        parts = [p[:3] for p in self._fparts if self._flg[p[0]].any()]
         if parts:
             sids, mb, mm = (np.concatenate(col)[::-1] for col in zip(*parts))   # newest first
             sids, first = np.unique(sids, return_index=True)
@@ -778,9 +790,7 @@ class IndexedDetector:
                 fl = np.array(sorted(flag), dtype=np.int64)
                 pos = np.minimum(np.searchsorted(sids, fl), len(sids) - 1)
                 keep[pos[sids[pos] == fl]] = False
-            parts = [(sids[keep], mb[keep], mm[keep])]
-            out += self._candidates(*parts[0])
-        self._fparts = parts
+            out += self._candidates(sids[keep], mb[keep], mm[keep])
         return sorted(out)
 
     def scopes(self) -> set[tuple]:
@@ -794,74 +804,94 @@ class IndexedDetector:
                 "flagged": int(self._flg[: self._n].sum()), "t2": int((self._tier_n[: self._n] == _T2).sum())}
 
     # ------------------------------------------------------------------ batch checks
-    def _verify_batch(self, sym: str, m: int, sids: np.ndarray, hits: list, slow: list) -> None:
-        """Exact int64 check of T1 hits from the mirror (the values the scope was last indexed
-        with, kept current by the hooks); liquidatable ones are flagged, the others indexed again."""
-        sids = np.sort(sids)      # scope order is index order (``_renumber``): few cache misses below
+    def _verify_batch(self, parts: list, hits: list, slow: list) -> None:
+        """Exact int64 check of the T1 hits of one update, every symbol at once, from the mirror
+        (the values each scope was last indexed with, kept current by the hooks); ``parts``:
+        (symbol index, sids) per list hit. Liquidatable ones are flagged, the others indexed again."""
+        take = np.take
+        if len(parts) == 1:
+            sids = np.sort(parts[0][1])
+            js = np.full(len(sids), parts[0][0], dtype=np.int64)
+        else:
+            sids = np.concatenate([p[1] for p in parts])
+            js = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+            order = np.argsort(sids)     # scope order is index order (``_renumber``): fewer cache misses
+            sids, js = sids[order], js[order]
         k = len(sids)
         if int(sids[-1]) - int(sids[0]) == k - 1:
             at = slice(int(sids[0]), int(sids[0]) + k)
             q, w, c = self._mq[at], self._mw[at], self._mc[at]
         else:
             at = sids
-            q, w, c = np.take(self._mq, sids), np.take(self._mw, sids), np.take(self._mc, sids)
+            q, w, c = take(self._mq, sids), take(self._mw, sids), take(self._mc, sids)
         absq = np.abs(q)
-        if int(absq.max()) * m >= self._BIG * S:
-            slow.extend(sids.tolist())
-            return
-        t = self._tabs[sym]
+        m = take(self._mark_a, js)
+        big = absq * (m / S) >= 0.5 * (1 << self._NBITS)      # notionals the flat bracket search can't take
+        if big.any():
+            slow.extend(sids[big].tolist())
+            ok = ~big
+            sids, js, q, w, c, absq, m = sids[ok], js[ok], q[ok], w[ok], c[ok], absq[ok], m[ok]
+            at = sids
+            if not len(sids):
+                return
         qh, ql = np.divmod(absq, S)     # n = round(|q| m / S) exactly, |q| and m split at S
-        n = qh * m + ql * (m // S) + (ql * (m % S) + HALF) // S
-        b = np.minimum(np.searchsorted(t.caps_a, n, "right"), t.last)
-        mm = _np_mul_rate(n, t.mmrs_a[b]) - t.cums_a[b]
+        n = qh * m + ql * take(self._mh, js) + (ql * take(self._ml, js) + HALF) // S
+        bi = np.minimum(np.searchsorted(self._capkey, (js << self._NBITS) + n, "right"), take(self._capend, js))
+        mm = _np_mul_rate(n, take(self._mmrflat, bi)) - take(self._cumflat, bi)
         mb = w + np.where(q > 0, n, -n) - c
         liq = (mm > 0) & (mb <= mm)
         if liq.all():
-            self._flag_batch(sids, mb, mm, ((sym, sids),), at)
+            self._flag_batch(sids, mb, mm, js, at)
             hits.append((sids, mb, mm))
             return
-        near = sids[~liq]          # near misses: the same key again
-        k = self._kkey[near]
-        down = self._kdir[near] == 1
-        for flag_down, sel in ((True, down), (False, ~down)):
-            if sel.any():
-                kk = k[sel] if flag_down else -k[sel]
-                self._side(sym, flag_down).bufa.append((kk, near[sel], self._vera[near[sel]]))
+        near = np.flatnonzero(~liq)     # near misses: the same key again
+        ns = sids[near]
+        key = take(self._kkey, ns)
+        down = take(self._kdir, ns) == 1
+        code = take(js, near) * 2 + down
+        for cd, kk, ss in _by_symbol(code, np.where(down, key, -key), ns):
+            self._side(self._sym_list[cd >> 1], bool(cd & 1)).bufa.append((kk, ss, take(self._vera, ss)))
         if liq.any():
             ls = sids[liq]
-            self._flag_batch(ls, mb[liq], mm[liq], ((sym, ls),))
+            self._flag_batch(ls, mb[liq], mm[liq], js[liq])
             hits.append((ls, mb[liq], mm[liq]))
 
-    def _flag_batch(self, sids: np.ndarray, mb: np.ndarray, mm: np.ndarray, under, at=None) -> None:
-        """Flag scopes found liquidatable by a batch check; ``under``: (symbol, sids) pairs;
-        ``at``: the same scopes as a slice, when they are consecutive."""
+    def _flag_batch(self, sids: np.ndarray, mb: np.ndarray, mm: np.ndarray, js: np.ndarray, at=None) -> None:
+        """Flag scopes found liquidatable by a batch check; ``js``: the symbol index each is
+        exposed to (-1: every symbol); ``at``: the same scopes as a slice, when consecutive."""
         at = sids if at is None else at
         self._flg[at] = 1
-        parts = self._fparts
-        parts.append((sids, mb, mm))
-        if len(parts) > 64:           # drop the parts whose scopes were all discarded or cleared
-            self._fparts = [p for p in parts if self._flg[p[0]].any()]
         self._kdir[at] = 0            # flagged: no entry until it recovers
-        fs = self._flag_sym
-        for sym, ss in under:
-            parts = fs.get(sym)
-            if parts is None:
-                fs[sym] = [ss]
-            else:
-                parts.append(ss)
+        self._fparts.append((sids, mb, mm, js))
+        if len(self._fparts) > 64:
+            self._flagged_for([])     # drops the parts whose scopes were all discarded or cleared
 
-    def _flagged_under(self, sym: str) -> np.ndarray | None:
-        """The scopes flagged under ``sym`` (compacts its list)."""
-        parts = self._flag_sym.get(sym)
-        if not parts:
+    def _flagged_for(self, ixs: list) -> np.ndarray | None:
+        """The flagged scopes exposed to any of the symbol indexes ``ixs``; drops the parts of
+        ``_fparts`` with no flagged scope left."""
+        expose = np.zeros(len(self._sym_list) + 1, dtype=bool)
+        expose[ixs] = True
+        expose[-1] = True             # js -1: exposed to every symbol
+        keep, out = [], []
+        flg = self._flg
+        for part in self._fparts:
+            sids = part[0]
+            on = np.take(flg, sids) == 1
+            if not on.any():
+                continue
+            keep.append(part)
+            on &= np.take(expose, part[3])
+            if on.any():
+                out.append(sids[on])
+        self._fparts = keep
+        if self._flag_js:
+            want = set(ixs)
+            one = [sid for sid, j in self._flag_js.items() if j < 0 or j in want]
+            if one:
+                out.append(np.array(one, dtype=np.int64))
+        if not out:
             return None
-        arr = np.concatenate([p if p.__class__ is np.ndarray else np.array([p], np.int64) for p in parts]) \
-            if len(parts) > 1 or parts[0].__class__ is not np.ndarray else parts[0]
-        arr = arr[self._flg[arr] == 1]
-        if len(arr) > 1:
-            arr = _unique(arr)
-        self._flag_sym[sym] = [arr] if len(arr) else []
-        return arr if len(arr) else None
+        return _unique(np.concatenate(out)) if len(out) > 1 else _unique(out[0])
 
     def _recheck_t2_batch(self, sids: np.ndarray, hits: list, slow: list) -> None:
         """Exact int64 re-check of T2 accounts from their mirrored legs; liquidatable ones are
@@ -873,7 +903,7 @@ class IndexedDetector:
         tot = int(starts[-1] + cnt[-1])
         acc = np.repeat(np.arange(len(sids)), cnt)
         li = np.arange(tot) + take(take(self._ls, sids) - starts, acc)
-        q, cost, sy, slot = take(self._legs, li, axis=0).T
+        q, cost, sy, slot, bi = take(self._legs, li, axis=0).T
         absq = np.abs(q)
         m = take(self._mark_a, sy)
         if not m.all() or float((absq * (m / S)).max()) >= 0.5 * (1 << self._NBITS):
@@ -881,11 +911,17 @@ class IndexedDetector:
             return
         # n = round(|q| m / S) exactly: |q| = qh S + ql, m = mh S + ml
         qh, ql = np.divmod(absq, S)
-        n = qh * m + ql * (m // S) + (ql * (m % S) + HALF) // S
+        n = qh * m + ql * take(self._mh, sy) + (ql * take(self._ml, sy) + HALF) // S
         long = q > 0
         upnl = np.where(long, n, -n) - cost
-        bi = np.searchsorted(self._capkey, (sy << self._NBITS) + n, "right")
-        bi = np.minimum(bi, take(self._capend, sy))
+        # each leg's bracket: the one it was in last time, if its notional is still inside
+        stale = np.flatnonzero((n < take(self._brlo, bi)) | (n >= take(self._brhi, bi)))
+        if len(stale):
+            bi = bi.copy()
+            ss = take(sy, stale)
+            found = np.searchsorted(self._capkey, (ss << self._NBITS) + take(n, stale), "right")
+            bi[stale] = np.minimum(found, take(self._capend, ss))
+            self._legs[take(li, stale), 4] = bi[stale]
         mm = _np_mul_rate(n, take(self._mmrflat, bi)) - take(self._cumflat, bi)
         mb = take(self._mw, sids) + np.add.reduceat(upnl, starts)
         mmt = np.add.reduceat(mm, starts)
@@ -895,8 +931,7 @@ class IndexedDetector:
             on_leg = np.flatnonzero(liq[acc])
             self._bands.clear_many(sy[on_leg], slot[on_leg])     # no band triggers while flagged
             self._tier_a[ls] = 0
-            under = [(self._sym_list[j], ss) for j, ss in _by_symbol(sy[on_leg], sids[acc[on_leg]])]
-            self._flag_batch(ls, mb[liq], mmt[liq], under)
+            self._flag_batch(ls, mb[liq], mmt[liq], np.full(len(ls), -1, dtype=np.int64))
             hits.append((ls, mb[liq], mmt[liq]))
             if liq.all():
                 return
@@ -945,8 +980,8 @@ class IndexedDetector:
         tot = int(cnt.sum())
         starts = np.cumsum(cnt) - cnt
         li = np.repeat(self._ls[live] - starts, cnt) + np.arange(tot)
-        legs = np.zeros((max(4096, 2 * tot), 4), np.int64)
-        legs[:tot] = self._legs[li]
+        legs = np.zeros((max(4096, 2 * tot), 5), np.int64)
+        legs[:tot] = np.take(self._legs, li, axis=0)
         self._legs = legs
         self._ls[live] = starts
         self._lfill = tot
@@ -1002,20 +1037,15 @@ class IndexedDetector:
 
     def _unflag(self, sid: int) -> None:
         self._flg[sid] = 0
-        self._flag.pop(sid, None)
+        if self._flag.pop(sid, None) is not None:
+            del self._flag_js[sid]
 
     def _set_flag(self, sid: int, cand: Candidate, syms: tuple) -> None:
         self._flg[sid] = 1
         self._flag[sid] = cand
         self._tier_a[sid] = 0
         self._kdir[sid] = 0
-        fs = self._flag_sym
-        for sym in syms:
-            parts = fs.get(sym)
-            if parts is None:
-                fs[sym] = [sid]
-            else:
-                parts.append(sid)
+        self._flag_js[sid] = self._sym_ix[syms[0]] if len(syms) == 1 else -1
 
     def _emit(self, sym: str, down: bool, key: int, sid: int) -> None:
         if key > KEYMAX:
@@ -1183,7 +1213,8 @@ class IndexedDetector:
                 i = t.last
             mm += (n * t.mmrs[i] + HALF) // S - t.cums[i]
             err += t.err
-            legs.append((self._sym_ix[sym], q, p.cost))
+            j = self._sym_ix[sym]
+            legs.append((j, q, p.cost, int(self._capoff[j]) + i if m else -1))
             rmax = t.prefmax[-1]
             a = per.get(sym)
             if a is None:
@@ -1228,27 +1259,28 @@ class IndexedDetector:
         return None
 
     def _mirror_t2(self, sid: int, w: int, err: int, legs: list) -> dict[int, int]:
-        """Record a T2 account's legs, sorted by symbol, each with its symbol's band slot (one per
-        symbol, kept from the previous legs where the symbol is still held); their values are
-        mirrored for the batch re-check if they fit int64. Returns symbol index -> slot."""
+        """Record a T2 account's legs (symbol index, qty, cost, bracket), sorted by symbol, each
+        with its band slot (one per symbol, kept from the previous legs where the symbol is still
+        held); their values are mirrored for the batch re-check if they fit int64. Returns
+        symbol index -> slot."""
         legs.sort()
         f0, k0 = int(self._ls[sid]), int(self._ln[sid])
-        old = dict(self._legs[f0: f0 + k0, 2:].tolist())
+        old = dict(self._legs[f0: f0 + k0, 2:4].tolist())
         slots: dict[int, int] = {}
-        for j, _, _ in legs:
+        for j, *_ in legs:
             if j not in slots:
                 slots[j] = old.pop(j) if j in old else self._bands.alloc(j, sid)
         for j, slot in old.items():
             self._bands.release(j, slot)
         big = self._BIG
-        fits = -big < w < big and err < 1 << 30 and all(-big < q < big and -big < c < big for _, q, c in legs)
+        fits = -big < w < big and err < 1 << 30 and all(-big < q < big and -big < c < big for _, q, c, _ in legs)
         k = len(legs)
         f = self._lfill
         if f + k > len(self._legs):
-            grown = np.zeros((max(2 * len(self._legs), f + k), 4), np.int64)
+            grown = np.zeros((max(2 * len(self._legs), f + k), 5), np.int64)
             grown[:f] = self._legs[:f]
             self._legs = grown
-        self._legs[f: f + k] = [(q, c, j, slots[j]) if fits else (0, 0, j, slots[j]) for j, q, c in legs]
+        self._legs[f: f + k] = [(q, c, j, slots[j], b) if fits else (0, 0, j, slots[j], -1) for j, q, c, b in legs]
         self._lfill = f + k
         self._ls[sid], self._ln[sid], self._le[sid] = f, k, min(err, 1 << 30)
         if fits:
