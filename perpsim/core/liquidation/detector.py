@@ -375,13 +375,13 @@ class _Bands:
             h = np.flatnonzero(lo >= m)
             lo[h] = NEG
             self.lo_top[j] = lo.max() if n else NEG
-            down = self.own[j, h]
+            down = np.take(self.own[j], h)
         if self.hi_bot[j] <= m:
             hi = self.hi[j, :n]
             h = np.flatnonzero(hi <= m)
             hi[h] = POS
             self.hi_bot[j] = hi.min() if n else POS
-            up = self.own[j, h]
+            up = np.take(self.own[j], h)
         if up is None:
             return down
         return up if down is None else np.concatenate([down, up])
@@ -411,7 +411,7 @@ class IndexedDetector:
     list slot (the Position or Account), about 100 bytes plus ~24 per sorted entry.
     """
 
-    VECTOR_MIN = 24
+    VECTOR_MIN = 4            # a numpy batch costs about as much as four checks on the live objects
     _BIG = 1 << 62
     _NBITS = 57               # T2 batch checks: notionals below 2^57 units (1.4e9 USDT per leg)
     _COLS = (("_vera", np.int64), ("_tier_n", np.int8), ("_tier_a", np.int8), ("_kind_a", np.int8),
@@ -869,6 +869,8 @@ class IndexedDetector:
     def _flagged_for(self, ixs: list) -> np.ndarray | None:
         """The flagged scopes exposed to any of the symbol indexes ``ixs``; drops the parts of
         ``_fparts`` with no flagged scope left."""
+        if not self._fparts and not self._flag_js:
+            return None
         expose = np.zeros(len(self._sym_list) + 1, dtype=bool)
         expose[ixs] = True
         expose[-1] = True             # js -1: exposed to every symbol
