@@ -41,8 +41,9 @@ version, which voids its old entries. At a bulk build the scopes are numbered in
 (``_renumber``), so the hits of a crash are runs of consecutive scopes and the batch checks read
 their columns in sequence: at a million scopes the columns are far bigger than the CPU caches.
 
-Liquidatable scopes are "flagged": they leave the index and are re-checked on every mark of any
-of their symbols (and by the hooks) until they recover or the waterfall closes them.
+Liquidatable scopes are "flagged": they leave the index and are re-checked on every mark of their
+symbol (a multi-leg cross account: on every mark) and by the hooks, until they recover or the
+waterfall closes them.
 """
 from __future__ import annotations
 
@@ -626,7 +627,8 @@ class IndexedDetector:
         return self.on_marks({symbol: mark})
 
     def on_marks(self, marks: dict[str, int]) -> list[Candidate]:
-        """Set several marks at once; returns every liquidatable scope exposed to any of them."""
+        """Set several marks at once; returns every liquidatable scope exposed to any of them (and
+        any flagged multi-leg cross account still liquidatable)."""
         for sym, m in marks.items():
             if not isinstance(m, int) or isinstance(m, bool) or m <= 0:
                 raise ValueError(f"mark of {sym}: a positive int of 1e-8 units")
