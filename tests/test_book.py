@@ -358,6 +358,18 @@ def random_flow(rng: random.Random, n: int, n_owners: int = 3):
     return cmds
 
 
+def apply_cmd(book, cmd) -> list:
+    """One command of ``random_flow`` on ``book``: its events (a refusal raises VenueError)."""
+    if cmd[0] == "limit":
+        return book.place(*cmd[1:])
+    if cmd[0] == "market":
+        _, oid, owner, side, qty, stp, bound = cmd
+        return book.place(oid, owner, side, qty, None, GTC, stp, bound=bound)
+    if cmd[0] == "cancel":
+        return book.cancel(cmd[1])
+    return book.modify(*cmd[1:])
+
+
 def run_flow(cmds, drain_every: int = 1, snap_at: int | None = None):
     """Apply commands, checking invariants after each; return (book, ledger, diffs, snap)."""
     b = OrderBook("X", update_id=50)
@@ -488,15 +500,7 @@ def test_state_round_trip_continues_identically():
         out = []
         for book in (b, b2):
             try:
-                if cmd[0] == "limit":
-                    ev = book.place(*cmd[1:])
-                elif cmd[0] == "market":
-                    _, oid, owner, side, qty, stp, bound = cmd
-                    ev = book.place(oid, owner, side, qty, None, GTC, stp, bound=bound)
-                elif cmd[0] == "cancel":
-                    ev = book.cancel(cmd[1])
-                else:
-                    ev = book.modify(*cmd[1:])
+                ev = apply_cmd(book, cmd)
             except VenueError as e:
                 ev = e.code
             out.append(ev)
@@ -537,15 +541,7 @@ def replay(book, cmds):
     out = []
     for cmd in cmds:
         try:
-            if cmd[0] == "limit":
-                ev = book.place(*cmd[1:])
-            elif cmd[0] == "market":
-                _, oid, owner, side, qty, stp, bound = cmd
-                ev = book.place(oid, owner, side, qty, None, GTC, stp, bound=bound)
-            elif cmd[0] == "cancel":
-                ev = book.cancel(cmd[1])
-            else:
-                ev = book.modify(*cmd[1:])
+            ev = apply_cmd(book, cmd)
             out.append([(type(e).__name__, tuple(e)) for e in ev])
         except VenueError as e:
             out.append(e.code)
