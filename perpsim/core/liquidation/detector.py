@@ -136,7 +136,7 @@ class _Tab:
     """A symbol's bracket table as plain lists and arrays, for the hot path."""
 
     __slots__ = ("caps", "floors", "mmrs", "cums", "last", "prefmax", "asset", "err", "caps_a", "mmrs_a",
-                 "cums_a", "prefmax_a")
+                 "cums_a")
 
     def __init__(self, table, asset: str):
         bs = table.brackets
@@ -155,7 +155,6 @@ class _Tab:
         self.caps_a = np.array([min(c, NumpyScan.LIMIT) for c in self.caps], dtype=np.int64)
         self.mmrs_a = np.array(self.mmrs, dtype=np.int64)
         self.cums_a = np.array(self.cums, dtype=np.int64)
-        self.prefmax_a = np.array(self.prefmax, dtype=np.int64)
 
     def bracket(self, n: int) -> int:
         i = bisect_right(self.caps, n)
@@ -193,15 +192,14 @@ class _SideList:
     PEND_PARTS = 8
     NOTOP = -(1 << 62)      # ``top`` of an empty run; below every key
 
-    __slots__ = ("runs", "buf", "bufa", "pend", "npend", "stale")
+    __slots__ = ("runs", "buf", "bufa", "pend", "npend")
 
     def __init__(self) -> None:
-        self.runs: list[list] = []            # [keys, sids, vers, end, top]
+        self.runs: list[list] = []    # [keys, sids, vers, end, top, seq: sids are consecutive]
         self.buf: list[tuple[int, int, int]] = []
         self.bufa: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.pend: list[list] = []            # [keys, sids, vers, top], unsorted
         self.npend = 0                        # entries in ``pend``
-        self.stale = 0
 
     def pop_hits(self, x: int, ver_arr: np.ndarray) -> np.ndarray | None:
         """Remove every entry with key >= x; return the sids of the current ones."""
@@ -252,7 +250,7 @@ class _SideList:
 
     def flush(self, ver_arr: np.ndarray) -> None:
         """Move buffered entries to ``pend``; sort it into a run once it is big enough; merge
-        runs; compact when void entries pile up."""
+        runs (dropping void entries)."""
         if len(self.buf) >= self.BUF_MAX:
             arr = np.array(self.buf, dtype=np.int64).reshape(-1, 3)
             self.bufa.append((arr[:, 0], arr[:, 1], arr[:, 2]))
@@ -267,16 +265,12 @@ class _SideList:
             return
         runs = self.runs
         live = sum(r[3] for r in runs)
-        if self.npend < max(self.PEND_MIN, live >> 3) and len(self.pend) < self.PEND_PARTS and self.stale <= live:
+        if self.npend < max(self.PEND_MIN, live >> 3) and len(self.pend) < self.PEND_PARTS:
             return
         keys, sids, vers = (np.concatenate(col) for col in zip(*(p[:3] for p in self.pend)))
         self.pend, self.npend = [], 0
         order = np.argsort(keys, kind="stable")
         self._append(keys[order], sids[order], vers[order])
-        if self.stale > live:
-            self._merge(0, ver_arr)
-            self.stale = 0
-            return
         while len(runs) > 1 and 2 * runs[-1][3] >= runs[-2][3]:
             self._merge(len(runs) - 2, ver_arr)
 
@@ -299,7 +293,7 @@ class _SideList:
 
     def load_arrays(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
         """Replace everything with the given entries."""
-        self.runs, self.buf, self.bufa, self.stale = [], [], [], 0
+        self.runs, self.buf, self.bufa = [], [], []
         self.pend, self.npend = [], 0
         order = np.argsort(keys, kind="stable")
         self._append(keys[order], sids[order], vers[order])
