@@ -89,11 +89,14 @@ class Exchange:
                           VenueError(-1020, "This operation is not supported."))
         if not isinstance(cmd.args, dict):
             return Result(timed + self.guard.observe(timed, self.now), None, E.bad_param("args"))
-        try:
-            _SIGNATURES[cmd.kind].bind(self, **cmd.args)   # unknown or missing argument names
-        except TypeError as e:
-            return Result(timed + self.guard.observe(timed, self.now), None,
-                          VenueError(E.BAD_PARAM, f"Malformed command {cmd.kind!r}: {e}"))
+        names = (cmd.kind, frozenset(cmd.args))
+        if names not in _WELL_FORMED:
+            try:
+                _SIGNATURES[cmd.kind].bind(self, **cmd.args)   # unknown or missing argument names
+            except TypeError as e:
+                return Result(timed + self.guard.observe(timed, self.now), None,
+                              VenueError(E.BAD_PARAM, f"Malformed command {cmd.kind!r}: {e}"))
+            _WELL_FORMED.add(names)
         try:
             reply, events = handler(self, **cmd.args)
         except VenueError as e:
@@ -322,6 +325,7 @@ _HANDLERS: dict[str, Callable[..., tuple[Any, list]]] = {}
 #: the arguments a command kind takes: the first handler registered for it (layers that wrap it
 #: later take ``**kw`` and pass them through)
 _SIGNATURES: dict[str, inspect.Signature] = {}
+_WELL_FORMED: set[tuple] = set()   # (kind, argument names) that bound: binding depends on the names only
 
 
 def handler(kind: str):
