@@ -126,13 +126,19 @@ def bar_close(interval: str, open_time: int) -> int:
     return open_time + length - 1
 
 
-# A bar in storage is a list: [open_time, o, h, l, c, vol, quote, count, tb_vol, tb_quote, first, last]
-def _merge(into: list, bar: list) -> None:
+def merge_ohlc(into: list, bar: list) -> None:
+    """Fold a later bar's high, low and close into ``into`` (any layout starting
+    [open_time, o, h, l, c, ...])."""
     if bar[2] > into[2]:
         into[2] = bar[2]
     if bar[3] < into[3]:
         into[3] = bar[3]
     into[4] = bar[4]
+
+
+# A bar in storage is a list: [open_time, o, h, l, c, vol, quote, count, tb_vol, tb_quote, first, last]
+def _merge(into: list, bar: list) -> None:
+    merge_ohlc(into, bar)
     into[5] += bar[5]
     into[6] += bar[6]
     into[7] += bar[7]

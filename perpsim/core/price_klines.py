@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from .marketdata import INTERVALS, KLINE_LEN, MINUTE, BarSeries, bar_close
+from .marketdata import INTERVALS, KLINE_LEN, MINUTE, BarSeries, bar_close, merge_ohlc
 
 MARK, INDEX = "mark", "index"
 
@@ -23,11 +23,7 @@ MARK, INDEX = "mark", "index"
 
 
 def _merge(into: list, bar: list) -> None:
-    if bar[2] > into[2]:
-        into[2] = bar[2]
-    if bar[3] < into[3]:
-        into[3] = bar[3]
-    into[4] = bar[4]
+    merge_ohlc(into, bar)
     into[5] += bar[5]
 
 

@@ -110,12 +110,17 @@ def _book_ticker(ex, symbol: str) -> dict:
 @endpoint("GET", "/fapi/v1/ticker/bookTicker", weight=weight_by_symbol(2, 5), params=(SYMBOL_OPT,))
 async def book_ticker(ctx):
     """Best bid and ask: an object with symbol, an array without."""
+    return _one_or_all(ctx, _book_ticker)
+
+
+def _one_or_all(ctx, one):
+    """Binance's ticker shape: ``one(ex, symbol)`` for the symbol asked, else a list over all."""
     symbol = _symbol_opt(ctx)
 
     def build(ex):
         if symbol is not None:
-            return _book_ticker(ex, symbol)
-        return [_book_ticker(ex, s) for s in sorted(ex.clearing.instruments)]
+            return one(ex, symbol)
+        return [one(ex, s) for s in sorted(ex.clearing.instruments)]
     return ctx.service.read(build)
 
 
@@ -311,13 +316,7 @@ def _last_price(ex, symbol: str) -> dict:
           params=(SYMBOL_OPT,))
 async def ticker_price(ctx):
     """Last trade price: an object with symbol, an array without."""
-    symbol = _symbol_opt(ctx)
-
-    def build(ex):
-        if symbol is not None:
-            return _last_price(ex, symbol)
-        return [_last_price(ex, s) for s in sorted(ex.clearing.instruments)]
-    return ctx.service.read(build)
+    return _one_or_all(ctx, _last_price)
 
 
 def _ticker_24h(ex, symbol: str, now: int) -> dict:
@@ -340,13 +339,7 @@ def _ticker_24h(ex, symbol: str, now: int) -> dict:
 @endpoint("GET", "/fapi/v1/ticker/24hr", weight=weight_by_symbol(1, 40), params=(SYMBOL_OPT,))
 async def ticker_24hr(ctx):
     """Rolling 24 h statistics: an object with symbol, an array without."""
-    symbol = _symbol_opt(ctx)
-
-    def build(ex):
-        if symbol is not None:
-            return _ticker_24h(ex, symbol, ex.now)
-        return [_ticker_24h(ex, s, ex.now) for s in sorted(ex.clearing.instruments)]
-    return ctx.service.read(build)
+    return _one_or_all(ctx, lambda ex, s: _ticker_24h(ex, s, ex.now))
 
 
 # ---------------------------------------------------------------------- open interest, insurance
