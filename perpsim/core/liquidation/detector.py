@@ -652,15 +652,13 @@ class IndexedDetector:
                 got = sl.pop_hits(x, vera)
                 if got is None or not len(got):
                     continue
-                ta = np.take(tier_a, got)
-                one = got[ta == 1]
-                if len(one):
-                    ones.append((ix, one))
-                two = got[ta == 2]
-                if len(two):
-                    t2.append(two)
-                if len(one) + len(two) < len(got):
-                    slow.extend(got[ta == 0].tolist())
+                # only T1 scopes have list entries (T2 ones are in _Bands); those without a
+                # mirror (tier_a 0) are checked one by one
+                mirrored = np.take(tier_a, got) == 1
+                if mirrored.any():
+                    ones.append((ix, got[mirrored]))
+                if not mirrored.all():
+                    slow.extend(got[~mirrored].tolist())
         if ones:
             if sum(len(o) for _, o in ones) >= vmin:
                 self._verify_batch(ones, hits, slow)
