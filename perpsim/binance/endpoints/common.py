@@ -17,3 +17,13 @@ def instrument(ctx, symbol: str):
     if ins is None:
         raise VenueError(-1121, "Invalid symbol.")
     return ins
+
+
+def time_bounds(where: list, args: list, start, end, col: str = "time") -> None:
+    """Add ``col >= start`` and ``col <= end`` to a SQL WHERE list, for the bounds given."""
+    if start is not None:
+        where.append(f"{col} >= ?")
+        args.append(start)
+    if end is not None:
+        where.append(f"{col} <= ?")
+        args.append(end)

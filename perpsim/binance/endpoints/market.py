@@ -18,7 +18,7 @@ from .. import shapes
 from .. import translate_market  # noqa: F401  (registers the market streams)
 from ..params import invalid
 from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint, weight_by_limit, weight_by_symbol
-from .common import instrument
+from .common import instrument, time_bounds
 
 #: klines weigh by limit: [1, 100) 1, [100, 500) 2, [500, 1000] 5, above 10 [P: Binance's kline docs]
 _KLINE_WEIGHT = weight_by_limit(((99, 1), (499, 2), (1000, 5), (1500, 10)), 500)
@@ -271,12 +271,7 @@ async def funding_rate(ctx):
         if symbol is not None:
             clauses.append("symbol = ?")
             args.append(symbol)
-        if start is not None:
-            clauses.append("time >= ?")
-            args.append(start)
-        if end is not None:
-            clauses.append("time <= ?")
-            args.append(end)
+        time_bounds(clauses, args, start, end)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         newest = start is None and end is None
         order = "time DESC, seq DESC" if newest else "time, seq"

@@ -22,7 +22,7 @@ from ..params import Params, invalid, mandatory
 from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, Param, endpoint
 from ..translate_orders import (ADL_CLIENT_ID, algo_json, avg, liquidation_order_id, liquidation_price, order_json,
                                 quote)
-from .common import instrument, run
+from .common import instrument, run, time_bounds
 
 DAY_MS = 24 * 3600 * 1000
 WEEK_MS = 7 * DAY_MS
@@ -227,12 +227,7 @@ def _history_ids(ctx, table: str, id_col: str, created: str, symbol: str, from_i
     if from_id is not None:
         where.append(f"{id_col} >= ?")
         args.append(from_id)
-    if start is not None:
-        where.append("time >= ?")
-        args.append(start)
-    if end is not None:
-        where.append("time <= ?")
-        args.append(end)
+    time_bounds(where, args, start, end)
     newest = from_id is None and start is None
     rows = _sql(ctx, f"SELECT DISTINCT {id_col} AS id FROM {table} WHERE {' AND '.join(where)} "
                      f"ORDER BY {id_col} {'DESC' if newest else 'ASC'} LIMIT ?", (*args, limit))
@@ -247,12 +242,7 @@ def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, 
     if start is None and end is None and default_days:
         where.append(f'"{time_col}" >= ?')
         args.append(ctx.service.now() - default_days * DAY_MS)
-    if start is not None:
-        where.append(f'"{time_col}" >= ?')
-        args.append(start)
-    if end is not None:
-        where.append(f'"{time_col}" <= ?')
-        args.append(end)
+    time_bounds(where, args, start, end, f'"{time_col}"')
     clause = " WHERE " + " AND ".join(where) if where else ""
     if start is not None:
         return _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {order} LIMIT ?", (*args, limit))
@@ -748,12 +738,7 @@ async def position_margin_history(ctx):
     args: list = [ctx.account_id, symbol]
     if kind is not None:
         where.append("b.delta > 0" if kind == 1 else "b.delta < 0")
-    if start is not None:
-        where.append("b.time >= ?")
-        args.append(start)
-    if end is not None:
-        where.append("b.time <= ?")
-        args.append(end)
+    time_bounds(where, args, start, end, "b.time")
     rows = _sql(ctx, "SELECT b.*, (SELECT c.position_side FROM position_changes c WHERE c.seq = b.seq "
                      "AND c.account_id = b.account_id AND c.symbol = b.symbol LIMIT 1) AS position_side "
                      f"FROM balance_changes b WHERE {' AND '.join(where)} ORDER BY b.seq DESC LIMIT ?", (*args, limit))
