@@ -172,9 +172,10 @@ def test_rest_errors(srv):
              ("/fapi/v1/klines", {"symbol": SYM, "interval": "1m", "startTime": 5, "endTime": 4}, -1023),
              ("/fapi/v1/indexPriceKlines", {"symbol": SYM, "interval": "1m"}, -1102),
              ("/fapi/v1/continuousKlines", {"pair": SYM, "contractType": "CURRENT_QUARTER", "interval": "1m"}, -1130),
-             ("/fapi/v1/trades", {"symbol": SYM, "limit": "x"}, -1130), ("/fapi/v1/openInterest", {}, -1102),
+             ("/fapi/v1/trades", {"symbol": SYM, "limit": "x"}, -1100), ("/fapi/v1/openInterest", {}, -1102),
              ("/fapi/v1/fundingRate", {"startTime": "9223372036854775808"}, -1130),
-             ("/fapi/v1/aggTrades", {"symbol": SYM, "fromId": "-1"}, -1130)]
+             ("/fapi/v1/aggTrades", {"symbol": SYM, "fromId": "-1"}, -1100),   # '^[0-9]{1,20}$'
+             ("/fapi/v1/depth", {"symbol": SYM, "limit": "\u00b2"}, -1100)]
     for path, params, code in cases:
         r = srv.http.get(path, params=params)
         assert r.status_code == 400 and r.json() == {"code": code, "msg": r.json()["msg"]}, (path, params, r.text)

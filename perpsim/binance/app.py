@@ -23,7 +23,7 @@ from perpsim.core.errors import VenueError
 
 from . import endpoints  # noqa: F401  (registers the REST endpoints)
 from .auth import check_api_key, check_signature
-from .params import Params
+from .params import Params, ascii_int
 from .ratelimit import RateLimiter
 from .routes import ADMIN, ROUTES, SIGNED, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
@@ -128,7 +128,7 @@ class Server:
 
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and (ascii_int(declared) is None or int(declared) > MAX_BODY):
         raise VenueError(-1104, "Not all sent parameters were read; the request body is too large.")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -19,6 +19,7 @@ from perpsim.core.errors import VenueError
 from .params import Params
 
 _SIG = re.compile(rb"(^|&)signature=[^&]*")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
 
 BAD_KEY_FORMAT = VenueError(-2014, "API-key format invalid.")
 BAD_KEY = VenueError(-2015, "Invalid API-key, IP, or permissions for action.")
@@ -61,6 +62,8 @@ def check_signature(secret: str, params: Params, raw_query: bytes, raw_body: byt
         now = int(time.time() * 1000) if now_ms is None else now_ms
         if timestamp < now - window or timestamp > now + 1000:
             raise OUTSIDE_WINDOW
+    if not _HEX64.fullmatch(signature):   # not a hex HMAC-SHA256 (compare_digest takes ASCII only)
+        raise BAD_SIGNATURE
     expected = sign(secret, signed_payload(raw_query, raw_body))
     if not hmac.compare_digest(expected, signature.lower()):
         raise BAD_SIGNATURE

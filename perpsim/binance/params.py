@@ -7,7 +7,8 @@ section 2). Every typed read raises Binance's error for a missing or malformed v
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from perpsim.core.errors import VenueError
@@ -15,6 +16,21 @@ from perpsim.core.fixed import parse
 
 MAX_PARAMS = 64
 MAX_VALUE = 4096   # batchOrders carries up to 5 orders as JSON
+
+#: Binance's grammar for numbers, quoted in its -1100 messages ("legal range is '...'"): ASCII digits only,
+#: no sign, exponent, underscore, whitespace or other Unicode digit. perpsim accepts a leading '-' only
+#: where a value may be negative (``signed=True``).
+INTEGER_RANGE = "^[0-9]{1,20}$"
+DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+_INTEGER = re.compile(r"-?[0-9]{1,20}", re.ASCII)
+_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", re.ASCII)
+
+
+def ascii_int(text: str, signed: bool = False) -> int | None:
+    """``text`` as an int if it is Binance's integer grammar (ASCII digits, '-' when ``signed``), else None."""
+    if not isinstance(text, str) or not _INTEGER.fullmatch(text) or (text[0] == "-" and not signed):
+        return None
+    return int(text)
 
 
 def mandatory(name: str) -> VenueError:
@@ -25,8 +41,10 @@ def invalid(name: str, why: str = "") -> VenueError:
     return VenueError(-1130, f"Data sent for parameter '{name}' is not valid.{' ' + why if why else ''}")
 
 
-def illegal_chars(name: str) -> VenueError:
-    return VenueError(-1100, f"Illegal characters found in parameter '{name}'.")
+def illegal_chars(name: str, legal: str | None = None) -> VenueError:
+    """-1100, with the legal range as Binance words it."""
+    tail = f"; legal range is '{legal}'." if legal else "."
+    return VenueError(-1100, f"Illegal characters found in parameter '{name}'{tail}")
 
 
 class Params:
@@ -90,27 +108,24 @@ class Params:
             if required:
                 raise mandatory(name)
             return default
-        t = v.strip()
-        if not (t.isdigit() or (t[:1] == "-" and t[1:].isdigit())) or len(t) > 20:
-            raise mandatory(name) if not t else invalid(name, "Not an integer.")
-        n = int(t)
+        n = ascii_int(v, signed=lo is None or lo < 0)
+        if n is None:
+            raise illegal_chars(name, INTEGER_RANGE)
         if (lo is not None and n < lo) or (hi is not None and n > hi):
             raise invalid(name, "Out of range.")
         return n
 
-    def decimal(self, name: str, required: bool = False, positive: bool = False) -> int | None:
-        """A decimal number in 1e-8 units; exponents and ``50000.0`` accepted; more than 8 decimals: -1111."""
+    def decimal(self, name: str, required: bool = False, positive: bool = False, signed: bool = False) -> int | None:
+        """A decimal number in 1e-8 units, in Binance's grammar (``50000.0`` yes; ``5e4``, ``+5``, ``٥`` -1100);
+        more than 8 decimals: -1111."""
         v = self.raw(name)
         if v is None:
             if required:
                 raise mandatory(name)
             return None
-        try:
-            d = Decimal(v.strip())
-        except InvalidOperation:
-            raise illegal_chars(name) from None
-        if not d.is_finite() or abs(d.adjusted()) > 20:
-            raise invalid(name, "Out of range.")
+        if not _DECIMAL.fullmatch(v) or (v[0] == "-" and not signed):
+            raise illegal_chars(name, DECIMAL_RANGE)
+        d = Decimal(v)
         try:
             units = parse(d, name)
         except ValueError:

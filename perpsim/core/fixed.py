@@ -81,7 +81,7 @@ def parse(value: object, field: str = "value") -> int:
         raise ValueError(f"{field}: floats are not exact; send a decimal string")
     if isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 64:
+        if not text or len(text) > 64 or not text.isascii() or "_" in text:   # Decimal reads '٣' and '4_0'
             raise ValueError(f"{field}: expected a decimal number, got {value!r}")
         try:
             value = Decimal(text)

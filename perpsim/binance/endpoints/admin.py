@@ -10,6 +10,7 @@ import secrets
 from perpsim.core.errors import VenueError
 from perpsim.core.fixed import parse
 
+from ..params import ascii_int
 from ..routes import ADMIN, endpoint
 from .common import run
 
@@ -26,7 +27,7 @@ def _amount(doc: dict, key: str, positive: bool = True) -> int:
 
 def _int(doc: dict, key: str) -> int:
     v = doc.get(key)
-    if isinstance(v, str) and v.isdigit():
+    if isinstance(v, str) and ascii_int(v) is not None:
         v = int(v)
     if not isinstance(v, int) or isinstance(v, bool):
         raise VenueError(-1102, f"Mandatory parameter '{key}' was not sent, was empty/null, or malformed.")

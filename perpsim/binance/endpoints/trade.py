@@ -18,7 +18,7 @@ from perpsim.core.liquidation.adl import adl_quantiles
 from perpsim.core.triggers import ALGO_TYPES
 
 from .. import shapes
-from ..params import Params, invalid, mandatory
+from ..params import Params, ascii_int, invalid, mandatory
 from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, Param, endpoint
 from ..translate_orders import (ADL_CLIENT_ID, algo_json, avg, liquidation_order_id, liquidation_price, order_json,
                                 quote)
@@ -411,7 +411,7 @@ async def cancel_batch_orders(ctx):
         ids = parse_json_list(p.raw("orderIdList"), "orderIdList", MAX_CANCEL_LIST)
         refs = []
         for i in ids:
-            if isinstance(i, str) and i.isdigit():
+            if isinstance(i, str) and ascii_int(i) is not None:
                 i = int(i)
             if not isinstance(i, int) or isinstance(i, bool):
                 raise invalid("orderIdList")
