@@ -24,6 +24,7 @@ import uvicorn
 from perpsim.binance.app import Server
 from perpsim.binance.auth import sign
 from perpsim.binance.ratelimit import RateLimiter
+from perpsim.binance.transport import ConnectionLimits, uvicorn_config
 from perpsim.venue.service import ServiceSettings, VenueService
 from perpsim.venue.venue import Venue
 
@@ -38,22 +39,24 @@ def free_port() -> int:
 
 class RunningServer:
     def __init__(self, data_dir: Path, clock: str = "wall", limiter: RateLimiter | None = None,
-                 check_time: bool = True, sync: str = "NORMAL"):
+                 check_time: bool = True, sync: str = "NORMAL", limits: ConnectionLimits | None = None,
+                 webhook_policy=None, venue: Venue | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
-        venue = Venue(data_dir, sync=sync, clock=clock, snapshot_every=0)
+        venue = venue or Venue(data_dir, sync=sync, clock=clock, snapshot_every=0)
+        self.limits = limits or ConnectionLimits()
         self.service = VenueService(venue, None, ServiceSettings(check_time=check_time))
         self.server = Server(self.service, ADMIN_TOKEN, limiter or RateLimiter(weight_per_minute=10**9,
                                                                                orders_per_minute=10**9,
-                                                                               orders_per_10s=10**9))
+                                                                               orders_per_10s=10**9),
+                             webhook_policy=webhook_policy)
         self.http = httpx.Client(base_url=self.base, timeout=30)
         self._uv: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> "RunningServer":
-        config = uvicorn.Config(self.server.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                ws="websockets-sansio", lifespan="on")
+        config = uvicorn_config(self.server.app, "127.0.0.1", self.port, self.limits)
         self._uv = uvicorn.Server(config)
         self._thread = threading.Thread(target=lambda: asyncio.run(self._uv.serve()), daemon=True)
         self._thread.start()

@@ -44,6 +44,17 @@ def test_three_liquidations_then_the_risk_test(tmp_path):
         review = srv.signed("GET", "/perpsim/v1/reviews", acct).json()
         assert len(review["liquidations"]) == 3 and review["cumulative"][-1]["liquidations"] == 3
         assert review["liquidations"][0]["leverage"] == 20
+        # the endpoint reads the account's history rows; a full replay of the journal is the oracle
+        from perpsim.review import from_data_dir, review as review_of
+        from perpsim.review.export import from_history
+        svc = srv.service
+        replayed = from_data_dir(svc.venue.journal.path.parent, acct["accountId"])
+        direct = from_history(svc.sql, svc.read, acct["accountId"])
+        for key in ("userTrades", "income", "forceOrders", "configUpdates", "algoOrders", "incidents"):
+            assert direct[key] == replayed[key], key
+        assert len(direct["forceOrders"]) == 3 and direct["userTrades"]
+        without_klines = [review_of({**d, "klines": {}}) for d in (direct, replayed)]
+        assert without_klines[0] == without_klines[1]
 
         maker.futures_create_order(symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC",
                                    quantity="0.01", price="60000")

@@ -23,11 +23,11 @@ from perpsim.core.errors import VenueError
 
 from . import endpoints  # noqa: F401  (registers the REST endpoints)
 from .auth import check_api_key, check_signature
-from .params import Params, ascii_int
+from .params import Params, ascii_int, invalid
 from .ratelimit import RateLimiter
-from .routes import ADMIN, ROUTES, SIGNED, USER_STREAM, Ctx, openapi
+from .routes import ADMIN, ROUTES, SIGNED, SIGNED_PARAMS, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
-from perpsim.venue.webhooks import WebhookSender
+from perpsim.venue.webhooks import WebhookPolicy, WebhookSender
 
 log = logging.getLogger("perpsim.server")
 
@@ -42,26 +42,32 @@ def error_response(e: VenueError, headers: dict | None = None) -> JSONResponse:
     status = _STATUS.get(e.code, 400)
     if getattr(e, "http_status", None):
         status = e.http_status
+    extra = getattr(e, "headers", None)   # Retry-After of a 429 / 418
+    if extra:
+        headers = {**(headers or {}), **extra}
     return JSONResponse({"code": e.code, "msg": e.msg}, status_code=status, headers=headers)
 
 
 class Server:
     """Holds what the request pipeline needs; ``app`` is the ASGI application."""
 
-    def __init__(self, service, admin_token: str, limiter: RateLimiter | None = None):
+    def __init__(self, service, admin_token: str, limiter: RateLimiter | None = None,
+                 webhook_policy: WebhookPolicy | None = None):
         self.service = service
         self.admin_token = admin_token
         self.limiter = limiter or RateLimiter()
         service.settings.extra["limiter"] = self.limiter   # exchangeInfo advertises what is enforced
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        service.settings.extra["webhook_policy"] = self.webhook_policy
         self.hub = StreamHub(service)
-        self.webhooks = WebhookSender(service)
+        self.webhooks = WebhookSender(service, policy=self.webhook_policy)
         routes = [Route("/openapi.json", self.openapi_json, methods=["GET"])]
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
                        WebSocketRoute(prefix + "/stream", self.ws)]
         routes.append(Route("/{path:path}", self.http,
                             methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]))
-        self.app = Starlette(routes=routes, lifespan=self._lifespan)
+        self.app = _with_transport(Starlette(routes=routes, lifespan=self._lifespan))
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app):
@@ -93,10 +99,14 @@ class Server:
         try:
             body = await _read_body(request)
             params = Params(request.scope.get("query_string", b""), body if ep.security != ADMIN else b"")
-            headers = self.limiter.charge(ip, ep.weight(params) if callable(ep.weight) else ep.weight)
+            if ep.security == ADMIN:   # the operator's token, not an IP, is the admin's identity: never banned with a bot
+                if not self._admin_ok(request):
+                    self.limiter.charge(ip, 1)
+                    self._check_admin(request)
+            else:
+                headers = self.limiter.charge(ip, ep.weight(params) if callable(ep.weight) else ep.weight)
             ctx = Ctx(self.service, params, weight=ep.weight)
             if ep.security == ADMIN:
-                self._check_admin(request)
                 ctx.body_json = _json_body(body)
             elif ep.security in (SIGNED, USER_STREAM):
                 keys = self.service.read(lambda ex: ex.api_keys)
@@ -109,6 +119,11 @@ class Server:
                 ctx.account_id, ctx.api_key = record.account_id, api_key
                 if (ep.method, ep.path) in NEW_ORDER_ENDPOINTS:  # Binance counts new orders only
                     headers.update(self.limiter.charge_order(record.account_id))
+            for p in ep.params + (SIGNED_PARAMS if ep.security == SIGNED else ()):
+                if p.type in ("integer", "number"):
+                    params.check_grammar(p.name, p.type)
+                elif p.enum and p.name in params and params.raw(p.name) not in p.enum:
+                    raise invalid(p.name)
             result = await ep.handler(ctx)
         except VenueError as e:
             return error_response(e, headers)
@@ -118,12 +133,25 @@ class Server:
                                 status_code=500, headers=headers)
         return JSONResponse(result, headers=headers)
 
-    def _check_admin(self, request: Request) -> None:
+    def _admin_ok(self, request: Request) -> bool:
         token = request.headers.get("x-perpsim-admin", "")
-        if not token or not hmac.compare_digest(token.encode(), self.admin_token.encode()):
+        return bool(token) and hmac.compare_digest(token.encode("utf-8", "surrogateescape"), self.admin_token.encode())
+
+    def _check_admin(self, request: Request) -> None:
+        if not self._admin_ok(request):
             e = VenueError(-2015, "Invalid admin token.")
             e.http_status = 401
             raise e
+
+
+def _with_transport(app):
+    """Put the server protocol that owns a WebSocket connection into its scope (``perpsim.protocol``), so
+    the stream hub can abort the socket of a client that stopped reading (ASGI itself offers no way)."""
+    async def asgi(scope, receive, send):
+        if scope["type"] == "websocket":
+            scope = {**scope, "perpsim.protocol": getattr(send, "__self__", None)}
+        await app(scope, receive, send)
+    return asgi
 
 
 async def _read_body(request: Request) -> bytes:

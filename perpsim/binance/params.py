@@ -52,8 +52,11 @@ class Params:
 
     def __init__(self, raw_query: bytes, raw_body: bytes):
         try:
-            query = parse_qsl(raw_query.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS)
-            body = parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS) \
+            # errors="strict": a percent-encoding that is not UTF-8 is refused, never read as U+FFFD
+            query = parse_qsl(raw_query.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS,
+                              errors="strict")
+            body = parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_PARAMS,
+                             errors="strict") \
                 if raw_body and not raw_body.lstrip().startswith(b"{") else []
         except (UnicodeDecodeError, ValueError):
             raise VenueError(-1104, "Not all sent parameters were read; malformed request.") from None
@@ -133,6 +136,17 @@ class Params:
         if positive and units <= 0:
             raise invalid(name, "It must be greater than zero.")
         return units
+
+    def check_grammar(self, name: str, kind: str) -> None:
+        """-1100 unless a sent ``integer`` / ``number`` parameter is in Binance's grammar (the registry's
+        declared types, checked for every endpoint before its handler reads anything)."""
+        v = self.raw(name)
+        if v is None:
+            return
+        if kind == "integer" and ascii_int(v) is None:
+            raise illegal_chars(name, INTEGER_RANGE)
+        if kind == "number" and (not _DECIMAL.fullmatch(v) or v[0] == "-"):
+            raise illegal_chars(name, DECIMAL_RANGE)
 
     def bool(self, name: str, default: bool | None = None) -> bool | None:
         v = self.raw(name)

@@ -3,13 +3,21 @@ the market and user-data pushes translated from the venue's events (binance-api.
 
 Raw connections (``/ws``) receive the payload itself; combined ones (``/stream``) receive
 ``{"stream": name, "data": payload}``. The category prefix (/public, /market, /private) is
-accepted and ignored: any stream can be served on any path (section 5.1).
+accepted and ignored: any stream can be served on any path.
+
+Bounds, as Binance's WebSocket Market Streams page states them: "A single connection can listen
+to a maximum of 1024 streams" (``MAX_STREAMS``) and "WebSocket connections have a limit of 10
+incoming messages per second; a connection that goes beyond the limit will be disconnected"
+(``MAX_INCOMING_PER_S``). A client that does not read is dropped too: each connection has a
+bounded send queue (``QUEUE_LIMIT`` messages) and a send that cannot complete within
+``SEND_TIMEOUT`` seconds drops the connection (docs/choices.md "The server's bounds").
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import re
+import time
 from typing import Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -19,7 +27,10 @@ from perpsim.core.exchange import Command, Result
 from .translate import market_messages, user_messages
 from .translate_market import push_initial
 
-QUEUE_LIMIT = 10_000
+QUEUE_LIMIT = 1_000          # messages waiting for one slow connection before it is dropped
+SEND_TIMEOUT = 10.0          # seconds one frame may wait for the client to read
+MAX_STREAMS = 1024           # streams (and listen keys) per connection
+MAX_INCOMING_PER_S = 10      # control messages per second per connection
 _STREAM = re.compile(
     r"^(!markPrice@arr(@1s)?|!forceOrder@arr|!bookTicker|!ticker@arr|!miniTicker@arr|"
     r"[a-z0-9]+@(markPrice(@1s)?|aggTrade|trade|depth(5|10|20)?(@(100|250|500)ms)?|bookTicker|"
@@ -34,16 +45,49 @@ class Conn:
         self.subs: set[str] = set()
         self.user_keys: dict[str, int] = {}      # listenKey -> account id
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self.dropped = False
+        self._second = 0
+        self._incoming = 0
 
     def push(self, stream: str, payload) -> None:
         self.put({"stream": stream, "data": payload} if self.combined else payload)
 
     def put(self, msg) -> None:
+        if self.dropped:
+            return
         try:
             self.queue.put_nowait(msg)
         except asyncio.QueueFull:  # a consumer this slow is dropped, as Binance drops it
-            self.queue = asyncio.Queue(maxsize=1)
-            self.queue.put_nowait(None)
+            drop(self)
+
+    def incoming(self) -> bool:
+        """Count one incoming message; False when this second's budget is spent."""
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._incoming = second, 0
+        self._incoming += 1
+        return self._incoming <= MAX_INCOMING_PER_S
+
+
+def drop(conn: Conn) -> None:
+    """Disconnect now, without waiting for a client that may never read again: abort the socket
+    (the server protocol is put in the scope by app.py), else close politely."""
+    if conn.dropped:
+        return
+    conn.dropped = True
+    protocol = conn.ws.scope.get("perpsim.protocol")
+    transport = getattr(protocol, "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
+        return
+    asyncio.ensure_future(_close_quietly(conn.ws))
+
+
+async def _close_quietly(ws) -> None:
+    try:
+        await asyncio.wait_for(ws.close(), SEND_TIMEOUT)
+    except Exception:
+        pass
 
 
 class StreamHub:
@@ -110,6 +154,8 @@ class StreamHub:
                 streams.append(name)
             else:
                 return "Invalid request: invalid stream"
+        if len(conn.subs | set(streams)) + len(conn.user_keys.keys() | keys.keys()) > MAX_STREAMS:
+            return f"Invalid request: too many streams; a connection listens to at most {MAX_STREAMS}"
         conn.subs.update(streams)
         conn.user_keys.update(keys)
         push_initial(self.service, conn, streams)   # partial depth: the top of the book, after the reply
@@ -129,8 +175,9 @@ async def websocket_endpoint(hub: StreamHub, ws: WebSocket) -> None:
     if ws.query_params.get("listenKey"):
         initial.append(ws.query_params["listenKey"])
     await ws.accept()
-    if initial and hub.subscribe(conn, initial) is not None:
-        await ws.send_json({"error": {"code": 2, "msg": "Invalid request: invalid stream"}})
+    error = hub.subscribe(conn, initial) if initial else None
+    if error is not None:
+        await ws.send_json({"error": {"code": 2, "msg": error}})
         await ws.close()
         return
     hub.conns.add(conn)
@@ -138,7 +185,10 @@ async def websocket_endpoint(hub: StreamHub, ws: WebSocket) -> None:
     try:
         while True:
             message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
+            if message["type"] == "websocket.disconnect" or conn.dropped:
+                break
+            if not conn.incoming():   # over 10 messages a second: disconnected, as Binance does
+                drop(conn)
                 break
             text = message.get("text")
             if text is None:  # a binary frame: Binance speaks JSON text only
@@ -156,12 +206,13 @@ async def websocket_endpoint(hub: StreamHub, ws: WebSocket) -> None:
 
 async def _sender(conn: Conn) -> None:
     try:
-        while True:
+        while not conn.dropped:
             msg = await conn.queue.get()
-            if msg is None:
-                await conn.ws.close()
+            try:
+                await asyncio.wait_for(conn.ws.send_text(json.dumps(msg, separators=(",", ":"))), SEND_TIMEOUT)
+            except asyncio.TimeoutError:   # the client stopped reading
+                drop(conn)
                 return
-            await conn.ws.send_text(json.dumps(msg, separators=(",", ":")))
     except Exception:
         return
 

@@ -116,6 +116,21 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
           replay: Path = typer.Option(None, "--replay", help="Replay Binance kline CSV files instead."),
           symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols."),
           no_time_check: bool = typer.Option(None, "--no-time-check", help="Do not check timestamp/recvWindow."),
+          rate_limits: str = typer.Option(None, "--rate-limits",
+                                          help="binance (default: Binance's request-weight and order limits), off, "
+                                               "or xN (Binance's times N, for a load test)."),
+          forwarded_allow_ips: str = typer.Option(None, "--forwarded-allow-ips",
+                                                  help="Comma-separated addresses of your reverse proxies whose "
+                                                       "X-Forwarded-For is trusted (default: none; limits key on "
+                                                       "the TCP peer)."),
+          webhook_allow: str = typer.Option(None, "--webhook-allow",
+                                            help="Where traders' webhooks may point: comma-separated networks "
+                                                 "(10.0.0.0/8) or host names, and 'loopback' (default: loopback "
+                                                 "only)."),
+          header_timeout: float = typer.Option(None, "--header-timeout",
+                                               help="Seconds a connection has to send its request headers (10)."),
+          max_connections: int = typer.Option(None, "--max-connections",
+                                              help="Concurrent connections and requests before 503 (2048)."),
           config: Path = typer.Option(None, "--config", help="A TOML file with any of these settings.")):
     """Serve Binance's USD-M REST and WebSocket API on a local venue."""
     from perpsim.cli.serve import load_config, run_serve
@@ -132,9 +147,24 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
     syms = tuple(s.strip().upper() for s in (syms.split(",") if isinstance(syms, str) else syms) if s.strip())
     dd = pick(data_dir, "data_dir", None)
     rp = pick(replay, "replay", None)
+    from perpsim.binance.ratelimit import RateLimiter
+    from perpsim.binance.transport import ConnectionLimits
+    from perpsim.venue.webhooks import WebhookPolicy
+
+    try:
+        limiter = RateLimiter.from_setting(pick(rate_limits, "rate_limits", "binance"))
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    defaults = ConnectionLimits()
+    limits = ConnectionLimits(header_timeout=float(pick(header_timeout, "header_timeout", defaults.header_timeout)),
+                              max_concurrency=int(pick(max_connections, "max_connections", defaults.max_concurrency)),
+                              forwarded_allow_ips=pick(forwarded_allow_ips, "forwarded_allow_ips", None) or None)
+    policy = WebhookPolicy.parse(pick(webhook_allow, "webhook_allow", None))
     run_serve(pick(host, "host", "127.0.0.1"), int(pick(port, "port", 8080)), Path(dd) if dd else None,
               pick(admin_token, "admin_token", None), clock_kind, int(pick(seed, "seed", 42)),
-              Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False))
+              Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False),
+              limiter=limiter, limits=limits, webhook_policy=policy)
 
 
 @app.command()

@@ -63,15 +63,17 @@ async def prepare(service) -> tuple[int, str, str]:
 
 
 def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | None, clock: str, seed: int,
-              replay: Path | None, symbols: tuple[str, ...], check_time: bool) -> None:
+              replay: Path | None, symbols: tuple[str, ...], check_time: bool, limiter=None, limits=None,
+              webhook_policy=None) -> None:
     import uvicorn
 
     from perpsim.binance.app import Server
+    from perpsim.binance.transport import uvicorn_config
 
     console = Console(soft_wrap=True)
     service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time)
     token = admin_token or secrets.token_hex(16)
-    server = Server(service, token)
+    server = Server(service, token, limiter, webhook_policy=webhook_policy)
 
     async def main():
         account_id, key, secret = await prepare(service)
@@ -85,8 +87,11 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         console.print(f"                  secret  {secret}")
         console.print(f"  admin token  {token}  (header X-PERPSIM-ADMIN)")
         console.print(f"  OpenAPI    http://{host}:{port}/openapi.json")
-        config = uvicorn.Config(server.app, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                                lifespan="on")
+        lim = server.limiter
+        console.print(f"  limits     {lim.weight_per_minute} weight/min, {lim.orders_per_10s} orders/10s"
+                      f"{'' if lim.enforce else ' (counted, not enforced)'}; webhooks to "
+                      f"{server.webhook_policy.describe()}")
+        config = uvicorn_config(server.app, host, port, limits)
         try:
             await uvicorn.Server(config).serve()
         finally:

@@ -2,8 +2,12 @@
 
 ``binance_data(events, account_id)`` turns the events of ``Exchange.apply`` results into the JSON
 bodies of GET /fapi/v1/userTrades, /fapi/v1/income, /fapi/v1/forceOrders and /fapi/v1/markPriceKlines
-(binance-api.md section 3), plus the orders and the leverage / margin-type changes. ``from_data_dir``
-replays a venue's journal (read-only) to get the events.
+(Binance's USD-M API reference), plus the orders and the leverage / margin-type changes.
+
+``from_history`` reads one account's rows of the venue's history tables (perpsim/venue/history.py,
+indexed by account), so a review costs what that account's own history costs, whatever the length
+of the journal; the server's review endpoint uses it. ``from_data_dir`` replays a venue's journal
+(read-only) to get the events: the offline path of ``perpsim review`` and its oracle in the tests.
 """
 from __future__ import annotations
 
@@ -22,8 +26,11 @@ def _n(units: int) -> str:
     return fmt_plain(units)
 
 
-def binance_data(events, account_id: int, exchange=None, kline_ms: int = HOUR) -> dict:
-    """Binance-shaped data of one account from a venue's events (in order)."""
+def binance_data(events, account_id: int, exchange=None, kline_ms: int = HOUR,
+                 max_leverage: dict[str, int] | None = None) -> dict:
+    """Binance-shaped data of one account from a venue's events (in order). With ``exchange``, the
+    orders and incidents are added (``venue_extras``); ``max_leverage`` (symbol -> the bracket table's
+    maximum) gives the default leverage without an exchange."""
     trades, income, force, configs = [], [], [], []
     candles: dict[str, dict[int, list]] = {}
     force_ids: dict[tuple, int] = {}
@@ -84,7 +91,8 @@ def binance_data(events, account_id: int, exchange=None, kline_ms: int = HOUR) -
     # the venue's defaults (cross, 20x) for symbols traded before any change
     for sym in sorted({tr["symbol"] for tr in trades}):
         first = min(tr["time"] for tr in trades if tr["symbol"] == sym)
-        for field, default in (("leverage", _default_leverage(exchange, sym)), ("marginType", "CROSSED")):
+        lev = _default_leverage(exchange, sym) if max_leverage is None else _capped_default(max_leverage.get(sym))
+        for field, default in (("leverage", lev), ("marginType", "CROSSED")):
             if not any(c["symbol"] == sym and field in c and c["time"] <= first for c in configs):
                 configs.insert(0, {"symbol": sym, "time": 0, field: default})
     klines = {s: [[start, _n(o), _n(h), _n(lo), _n(c), "0", start + kline_ms - 1, "0", 0, "0", "0", "0"]
@@ -102,27 +110,98 @@ def _default_leverage(exchange, symbol: str) -> int:
     return min(DEFAULT_LEVERAGE, exchange.clearing.table(symbol).max_leverage)
 
 
+def _capped_default(max_leverage: int | None) -> int:
+    from perpsim.core.instruments import DEFAULT_LEVERAGE
+    return DEFAULT_LEVERAGE if max_leverage is None else min(DEFAULT_LEVERAGE, max_leverage)
+
+
 def venue_extras(exchange, account_id: int) -> dict:
     """Orders (allOrders / allAlgoOrders), the margin type in force, the incident log."""
     out: dict = {"allOrders": [], "algoOrders": [], "incidents": []}
     orders = getattr(exchange, "orders", None)
-    amounts = ("price", "avgPrice", "origQty", "executedQty", "cumQty", "cumQuote", "stopPrice", "quantity",
-               "triggerPrice", "activatePrice")
     if orders is not None:
         for o in sorted(getattr(orders, "orders", {}).values(), key=lambda o: o.order_id):
             if o.account_id == account_id:
-                v = o.view()
-                out["allOrders"].append({k: (_n(x) if k in amounts and isinstance(x, int) else x)
-                                         for k, x in v.items()})
+                out["allOrders"].append(_order_row(o.view()))
         for a in sorted(getattr(orders, "algos", {}).values(), key=lambda a: a.algo_id):
             if a.account_id == account_id:
-                v = a.view()
-                out["algoOrders"].append({k: (_n(x) if k in amounts and isinstance(x, int) else x)
-                                          for k, x in v.items()})
+                out["algoOrders"].append(_order_row(a.view()))
     guard = getattr(exchange, "guard", None)
     if guard is not None:
         out["incidents"] = [dict(i) for i in guard.incidents]
     return out
+
+
+_AMOUNTS = ("price", "avgPrice", "origQty", "executedQty", "cumQty", "cumQuote", "stopPrice", "quantity",
+            "triggerPrice", "activatePrice")
+
+
+def _order_row(view: dict) -> dict:
+    return {k: (_n(x) if k in _AMOUNTS and isinstance(x, int) else x) for k, x in view.items()}
+
+
+#: The history tables the review reads, and the event each row is (columns = the event's fields).
+REVIEW_TABLES = (("trades", TradeSettled), ("liquidations", LiquidationRecord), ("adl_records", AdlRecord),
+                 ("balance_changes", BalanceChanged), ("config_changes", ConfigChanged))
+_BOOL_FIELDS = {TradeSettled: ("maker",), LiquidationRecord: ("partial",)}
+
+
+def account_events(sql, account_id: int) -> list:
+    """One account's review events from the history tables, in the order they were published.
+
+    ``sql(query, args) -> [dict]`` runs a read-only query; each table is read through its
+    ``(account_id, seq)`` index, so the cost is that account's rows only."""
+    keyed = []
+    for order, (table, etype) in enumerate(REVIEW_TABLES):
+        cols = ", ".join(f'"{f}"' for f in etype._fields)
+        bools = _BOOL_FIELDS.get(etype, ())
+        for r in sql(f"SELECT seq, ev, rowid AS _rowid, {cols} FROM {table} WHERE account_id = ? "
+                     "ORDER BY account_id, seq", (account_id,)):
+            values = {f: (bool(r[f]) if f in bools and r[f] is not None else r[f]) for f in etype._fields}
+            keyed.append(((r["seq"], r["ev"] if r["ev"] is not None else order, order, r["_rowid"]),
+                          etype(**values)))
+    keyed.sort(key=lambda kv: kv[0])
+    return [e for _k, e in keyed]
+
+
+def from_history(sql, read, account_id: int, kline_interval: str = "1h") -> dict:
+    """One account's Binance-shaped data from the history tables and the state.
+
+    ``sql`` runs read-only queries of the history tables; ``read(fn)`` runs ``fn(exchange)`` on the
+    state between commands (kept short: order views, the mark klines kept in memory, incidents).
+    The mark klines are the venue's markPriceKlines (the newest 1,500 hourly bars per symbol)."""
+    from perpsim.core.price_klines import MARK
+
+    from .analysis import STOP_TYPES
+
+    events = account_events(sql, account_id)
+    stops = ", ".join(f"'{t}'" for t in STOP_TYPES)   # the review reads orders for their stop-losses only
+    order_ids = [r["id"] for r in sql("SELECT DISTINCT order_id AS id FROM order_updates WHERE account_id = ? "
+                                      f"AND execution_type = 'NEW' AND (order_type IN ({stops}) OR orig_type IN "
+                                      f"({stops})) ORDER BY id", (account_id,))]
+    algo_ids = [r["id"] for r in sql("SELECT DISTINCT algo_id AS id FROM algo_updates WHERE account_id = ? "
+                                     f"AND status = 'NEW' AND order_type IN ({stops}) ORDER BY id", (account_id,))]
+    symbols = sorted({e.symbol for e in events if getattr(e, "symbol", "")})
+
+    def state(ex):
+        orders = ex.orders.orders
+        algos = ex.orders.algos
+        pk = ex.__dict__.get("price_klines")
+        return {
+            "allOrders": [orders[i].view() for i in order_ids if i in orders],
+            "algoOrders": [algos[i].view() for i in algo_ids if i in algos],
+            "incidents": [dict(i) for i in ex.guard.incidents],
+            "bars": {s: pk.klines(s, MARK, kline_interval, None, None, 1500) if pk is not None else [] for s in symbols},
+            "maxLeverage": {s: ex.clearing.table(s).max_leverage for s in symbols if s in ex.clearing.instruments},
+        }
+    got = read(state)
+    data = binance_data(events, account_id, None, max_leverage=got["maxLeverage"])
+    data["klines"] = {s: [[t, _n(o), _n(h), _n(lo), _n(c), "0", ct, "0", n, "0", "0", "0"]
+                          for t, o, h, lo, c, ct, n in bars] for s, bars in got["bars"].items() if bars}
+    data["allOrders"] = [_order_row(v) for v in got["allOrders"]]
+    data["algoOrders"] = [_order_row(v) for v in got["algoOrders"]]
+    data["incidents"] = got["incidents"]
+    return data
 
 
 def from_data_dir(data_dir: str | Path, account_id: int) -> dict:

@@ -1,7 +1,8 @@
 """Read models: the history tables clients query (trades, income, settings changes ...).
 
 Each published event type maps to one table whose columns are the event's fields plus the
-``seq`` of the command that caused it. Rows are written in the same transaction as the
+``seq`` of the command that caused it and ``ev``, the event's place among that command's events
+(so rows of several tables merge back into the order they were published in: the review does). Rows are written in the same transaction as the
 command batch, so the tables always agree with the journal, and ``rebuild`` recreates them
 from the journal alone.
 """
@@ -44,6 +45,18 @@ def _sql_value(v):
     return json.dumps(v, sort_keys=True, default=str)
 
 
+_INSERTS: dict[type, str] = {}
+
+
+def _insert_sql(etype: type) -> str:
+    sql = _INSERTS.get(etype)
+    if sql is None:
+        cols = ", ".join(f'"{f}"' for f in ("seq", "ev", *etype._fields))
+        sql = _INSERTS[etype] = (f"INSERT INTO {TABLES[etype]} ({cols}) "
+                                 f"VALUES ({', '.join('?' * (2 + len(etype._fields)))})")
+    return sql
+
+
 class History:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
@@ -51,7 +64,7 @@ class History:
             cols = ", ".join(f'"{f}"' for f in etype._fields)
             db.execute(f'CREATE TABLE IF NOT EXISTS {table} (seq INTEGER NOT NULL, {cols})')
             have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            for f in etype._fields:   # an event that gained a field: the table gains the column
+            for f in (*etype._fields, "ev"):   # an event that gained a field: the table gains the column
                 if f not in have:
                     db.execute(f'ALTER TABLE {table} ADD COLUMN "{f}"')
             db.execute(f"CREATE INDEX IF NOT EXISTS {table}_seq ON {table}(seq)")
@@ -60,14 +73,13 @@ class History:
 
     def write(self, seq: int, events: Iterable) -> None:
         """Insert the rows of one command's events (inside the caller's transaction)."""
-        by_table: dict[str, list] = {}
-        for e in events:
-            table = TABLES.get(type(e))
-            if table is not None:
-                by_table.setdefault(table, []).append((seq, *map(_sql_value, e)))
-        for table, rows in by_table.items():
-            marks = ", ".join("?" * len(rows[0]))
-            self.db.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        by_table: dict[type, list] = {}
+        for n, e in enumerate(events):
+            etype = type(e)
+            if etype in TABLES:
+                by_table.setdefault(etype, []).append((seq, n, *map(_sql_value, e)))
+        for etype, rows in by_table.items():
+            self.db.executemany(_insert_sql(etype), rows)
 
     def truncate_after(self, seq: int) -> None:
         for table in TABLES.values():

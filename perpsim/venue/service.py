@@ -4,11 +4,17 @@ Commands from every connection go through one queue. The sequencer takes everyth
 submits it as one batch (one journal commit: group commit) on a single worker thread, and
 resolves each caller's future with its result; meanwhile new commands queue up for the next
 batch. Events reach subscribers (the WebSocket hub) on the event loop, in sequence order.
+
+Reads of the history tables never run on the event loop: ``query`` and ``run_read`` run on a
+small pool of reader threads, each with its own read-only SQLite connection (WAL readers do
+not wait for the writer), so one heavy read (a review, an income page) never stalls a ping.
 """
 from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ from perpsim.core.exchange import Command, Result
 from .venue import Venue
 
 MAX_BATCH = 256
+READ_THREADS = 2
 LISTEN_KEY_TTL_MS = 60 * 60 * 1000   # a listenKey lives 60 minutes unless kept alive [P]
 
 
@@ -36,6 +43,7 @@ class ServiceSettings:
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT", "XRPUSDT")
     liquidity: bool = True            # the market maker quotes on every index tick
     liquidity_params: dict = field(default_factory=dict)   # levels, spread_bps, step_bps, notional, growth_pct
+    read_threads: int = READ_THREADS  # reader threads for history queries (each with its own connection)
     extra: dict = field(default_factory=dict)
 
 
@@ -47,6 +55,9 @@ class VenueService:
         self.listen_keys: dict[str, ListenKey] = {}
         self._queue: asyncio.Queue | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sequencer")
+        self._readers = ThreadPoolExecutor(max_workers=max(1, self.settings.read_threads), thread_name_prefix="reader")
+        self._reader_local = threading.local()
+        self._reader_dbs: list[sqlite3.Connection] = []
         self._tasks: list[asyncio.Task] = []
         self._listeners: list[Callable[[int, Command, Result], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -72,6 +83,10 @@ class VenueService:
                 pass
         self._tasks.clear()
         self._executor.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        for db in self._reader_dbs:
+            db.close()
+        self._reader_dbs.clear()
         self.venue.close()
 
     # ------------------------------------------------------------------ commands
@@ -100,6 +115,38 @@ class VenueService:
 
     def read(self, fn: Callable):
         return self.venue.read(fn)
+
+    # ------------------------------------------------------------------ reads off the event loop
+    def _reader_db(self) -> sqlite3.Connection | None:
+        """This reader thread's read-only connection to the journal database (None without a journal)."""
+        db = getattr(self._reader_local, "db", None)
+        if db is None:
+            journal = self.venue.journal
+            if journal is None:
+                return None
+            db = sqlite3.connect(f"file:{journal.path}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("PRAGMA query_only=ON")
+            self._reader_local.db = db
+            self._reader_dbs.append(db)
+        return db
+
+    def sql(self, sql: str, args: tuple = ()) -> list[dict]:
+        """Rows of the history tables as dicts, on the calling reader thread (see ``query``)."""
+        db = self._reader_db()
+        if db is None:
+            return []
+        cur = db.execute(sql, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    async def query(self, sql: str, args: tuple = ()) -> list[dict]:
+        """A read-only SQL query of the history tables, run on a reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self.sql, sql, args)
+
+    async def run_read(self, fn: Callable, *args):
+        """``fn(*args)`` on a reader thread: for reads that combine queries (``self.sql``) and the state
+        (``self.read``) and cost more than a moment."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
 
     # ------------------------------------------------------------------ events
     def subscribe(self, fn: Callable[[int, Command, Result], None]) -> Callable[[], None]:

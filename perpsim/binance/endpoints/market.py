@@ -261,28 +261,21 @@ async def funding_rate(ctx):
     symbol = _symbol_opt(ctx)
     start, end = _times(ctx)
     limit = ctx.params.int("limit", default=100, lo=1, hi=1000)
-    venue = ctx.service.venue
-
-    def query(ex):
-        h = venue.history
-        if h is None:
-            return [], {}
-        clauses, args = [], []
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            args.append(symbol)
-        time_bounds(clauses, args, start, end)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        newest = start is None and end is None
-        order = "time DESC, seq DESC" if newest else "time, seq"
-        rows = h.db.execute(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
-                            f"ORDER BY {order} LIMIT ?", (*args, limit)).fetchall()
-        if newest:
-            rows.reverse()
-        return rows, dict(ex.clearing.instruments)
-    rows, instruments = ctx.service.read(query)
-    return [{"symbol": s, "fundingRate": shapes.rate(r), "fundingTime": t, "markPrice": shapes.money(mp)}
-            for s, r, mp, t in rows if s in instruments]
+    clauses, args = [], []
+    if symbol is not None:
+        clauses.append("symbol = ?")
+        args.append(symbol)
+    time_bounds(clauses, args, start, end)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    newest = start is None and end is None
+    order = "time DESC, seq DESC" if newest else "time, seq"
+    rows = await ctx.service.query(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
+                                   f"ORDER BY {order} LIMIT ?", (*args, limit))
+    if newest:
+        rows.reverse()
+    instruments = ctx.service.read(lambda ex: set(ex.clearing.instruments))
+    return [{"symbol": r["symbol"], "fundingRate": shapes.rate(r["funding_rate"]), "fundingTime": r["time"],
+             "markPrice": shapes.money(r["mark_price"])} for r in rows if r["symbol"] in instruments]
 
 
 @endpoint("GET", "/fapi/v1/fundingInfo")

@@ -59,10 +59,21 @@ async def self_limits(ctx):
                       daily_loss_limit=ctx.params.decimal("dailyLossLimit", positive=True))).reply
 
 
-@endpoint("POST", "/perpsim/v1/webhook", SIGNED, permission="TRADE", params=(Param("url", required=True),))
+@endpoint("POST", "/perpsim/v1/webhook", SIGNED, permission="TRADE",
+          params=(Param("url", required=True, description="http(s) URL the operator allows; empty clears it"),))
 async def webhook(ctx):
-    """Where notifications are POSTed (empty string: none)."""
-    url = ctx.params.str("url", required=True, max_len=512)
+    """Where notifications are POSTed (an empty url clears it); only hosts the operator allows (loopback by default)."""
+    from perpsim.venue.webhooks import WebhookPolicy, WebhookRefused
+
+    if "url" not in ctx.params.values:
+        raise VenueError(-1102, "Mandatory parameter 'url' was not sent, was empty/null, or malformed.")
+    url = ctx.params.str("url", max_len=512) or ""
+    if url:
+        policy = ctx.service.settings.extra.get("webhook_policy") or WebhookPolicy()
+        try:
+            await policy.check(url)
+        except WebhookRefused as e:
+            raise VenueError(-1130, f"Data sent for parameter 'url' is not valid. {e}.") from None
     return (await run(ctx, "set_webhook", account_id=ctx.account_id, url=url)).reply
 
 
@@ -101,16 +112,16 @@ async def notifications(ctx):
 
 @endpoint("GET", "/perpsim/v1/reviews", SIGNED, weight=50, params=(Param("symbol"),))
 async def reviews(ctx):
-    """An honest review of each liquidation, from the account's Binance-shaped history."""
+    """An honest review of each liquidation, from the account's Binance-shaped history (its own rows only)."""
     from perpsim.review.analysis import review
-    from perpsim.review.export import from_data_dir
+    from perpsim.review.export import from_history
 
     symbol = ctx.params.symbol(required=False)
-    journal = ctx.service.venue.journal
-    if journal is None:
+    service = ctx.service
+    if service.venue.journal is None:
         raise VenueError(-1020, "This operation is not supported: the venue keeps no journal.")
-    data = from_data_dir(journal.path.parent, ctx.account_id)
-    result = review(data)
+    # on a reader thread: the account's own history rows, then the pure analysis
+    result = await service.run_read(lambda: review(from_history(service.sql, service.read, ctx.account_id)))
     if symbol is not None:
         result["liquidations"] = [r for r in result.get("liquidations", []) if r.get("symbol") == symbol]
     return result

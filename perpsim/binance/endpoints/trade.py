@@ -204,19 +204,12 @@ def _window(p: Params, default_limit: int, max_limit: int) -> tuple[int | None, 
     return start, end, min(limit, max_limit)
 
 
-def _sql(ctx, sql: str, args: tuple) -> list[dict]:
-    """Rows of the venue's history tables (read under the venue lock)."""
-    def q(ex):
-        hist = ctx.service.venue.history
-        if hist is None:
-            return []
-        cur = hist.db.execute(sql, args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-    return ctx.service.read(q)
+async def _sql(ctx, sql: str, args: tuple) -> list[dict]:
+    """Rows of the venue's history tables (on a reader thread, off the event loop)."""
+    return await ctx.service.query(sql, tuple(args))
 
 
-def _history_ids(ctx, table: str, id_col: str, created: str, symbol: str, from_id, start, end,
+async def _history_ids(ctx, table: str, id_col: str, created: str, symbol: str, from_id, start, end,
                  limit: int) -> list[int] | None:
     """Ids of this account's orders of ``symbol`` from their creation rows in a history table,
     ascending: from ``from_id`` / ``start`` when given, else the newest ``limit``. ``None``
@@ -229,13 +222,13 @@ def _history_ids(ctx, table: str, id_col: str, created: str, symbol: str, from_i
         args.append(from_id)
     time_bounds(where, args, start, end)
     newest = from_id is None and start is None
-    rows = _sql(ctx, f"SELECT DISTINCT {id_col} AS id FROM {table} WHERE {' AND '.join(where)} "
+    rows = await _sql(ctx, f"SELECT DISTINCT {id_col} AS id FROM {table} WHERE {' AND '.join(where)} "
                      f"ORDER BY {id_col} {'DESC' if newest else 'ASC'} LIMIT ?", (*args, limit))
     ids = [r["id"] for r in rows]
     return ids[::-1] if newest else ids
 
 
-def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, time_col: str = "time",
+async def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, time_col: str = "time",
               order: str = "seq, rowid", default_days: int | None = 7) -> list[dict]:
     """Rows oldest first: from ``start`` when given, else the newest ``limit`` (within the default window)."""
     where, args = list(where), list(args)
@@ -245,9 +238,9 @@ def _windowed(ctx, table: str, where: list[str], args: list, start, end, limit, 
     time_bounds(where, args, start, end, f'"{time_col}"')
     clause = " WHERE " + " AND ".join(where) if where else ""
     if start is not None:
-        return _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {order} LIMIT ?", (*args, limit))
+        return await _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {order} LIMIT ?", (*args, limit))
     desc = ", ".join(c.strip() + " DESC" for c in order.split(","))
-    rows = _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {desc} LIMIT ?", (*args, limit))
+    rows = await _sql(ctx, f"SELECT rowid AS _rowid, * FROM {table}{clause} ORDER BY {desc} LIMIT ?", (*args, limit))
     return rows[::-1]
 
 
@@ -469,7 +462,7 @@ async def all_orders(ctx):
     from_id = p.int("orderId", lo=0, hi=MAX_ID)
     start, end, limit = _window(p, 500, 1000)
 
-    ids = _history_ids(ctx, "order_updates", "order_id", "execution_type = 'NEW'", symbol, from_id, start, end, limit)
+    ids = await _history_ids(ctx, "order_updates", "order_id", "execution_type = 'NEW'", symbol, from_id, start, end, limit)
 
     def build(ex):
         orders = ex.orders.orders
@@ -577,7 +570,7 @@ async def all_algo_orders(ctx):
     from_id = p.int("algoId", lo=0, hi=MAX_ID)
     start, end, limit = _window(p, 500, 1000)
 
-    ids = _history_ids(ctx, "algo_updates", "algo_id", "status = 'NEW'", symbol, from_id, start, end, limit)
+    ids = await _history_ids(ctx, "algo_updates", "algo_id", "status = 'NEW'", symbol, from_id, start, end, limit)
 
     def build(ex):
         algos = ex.orders.algos
@@ -624,10 +617,10 @@ async def user_trades(ctx):
     if from_id is not None:
         where.append("trade_id >= ?")
         args.append(from_id)
-        rows = _windowed(ctx, "order_updates", where, args, start if start is not None else 0, end, limit,
+        rows = await _windowed(ctx, "order_updates", where, args, start if start is not None else 0, end, limit,
                          default_days=None)
     else:
-        rows = _windowed(ctx, "order_updates", where, args, start, end, limit,
+        rows = await _windowed(ctx, "order_updates", where, args, start, end, limit,
                          default_days=None if oid is not None else 7)
     return [{"buyer": r["side"] == "BUY", "commission": shapes.money(r["commission"]),
              "commissionAsset": r["commission_asset"], "id": r["trade_id"], "maker": bool(r["maker"]),
@@ -676,19 +669,19 @@ async def income(ctx):
     if symbol is not None:
         where.append("symbol = ?")
         args.append(symbol)
-    rows = _windowed(ctx, "balance_changes", where, args, start, end, limit * page)
+    rows = await _windowed(ctx, "balance_changes", where, args, start, end, limit * page)
     if start is not None:
         rows = rows[(page - 1) * limit:page * limit]
     else:   # the newest rows, ascending: page 1 is the last ``limit`` of them
         stop = len(rows) - (page - 1) * limit
         rows = rows[max(0, stop - limit):stop] if stop > 0 else []
-    trade_ids = _income_trade_ids(ctx, rows)
+    trade_ids = await _income_trade_ids(ctx, rows)
     return [{"symbol": r["symbol"] or "", "incomeType": _INCOME_OF[r["reason"]], "income": shapes.money(r["delta"]),
              "asset": r["asset"], "info": _INCOME_OF[r["reason"]], "time": r["time"], "tranId": r["_rowid"],
              "tradeId": trade_ids.get(r["_rowid"], "")} for r in rows]
 
 
-def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
+async def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
     """tradeId of COMMISSION and REALIZED_PNL rows: a command's fills of one account and symbol
     settle in order, each writing its commission and realized PnL rows (when not zero) and its
     order update, so the n-th such row of a command is the n-th fill with that amount not zero
@@ -702,10 +695,10 @@ def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
         chunk = seqs[i:i + 500]
         marks = ", ".join("?" * len(chunk))
         args = (ctx.account_id, *chunk)
-        fills = _sql(ctx, f"SELECT seq, symbol, trade_id, commission, realized_profit FROM order_updates "
+        fills = await _sql(ctx, f"SELECT seq, symbol, trade_id, commission, realized_profit FROM order_updates "
                           f"WHERE account_id = ? AND seq IN ({marks}) AND execution_type IN ('TRADE', 'CALCULATED') "
                           f"ORDER BY seq, rowid", args)
-        changes = _sql(ctx, f"SELECT rowid AS _rowid, seq, symbol, reason, delta FROM balance_changes "
+        changes = await _sql(ctx, f"SELECT rowid AS _rowid, seq, symbol, reason, delta FROM balance_changes "
                             f"WHERE account_id = ? AND seq IN ({marks}) AND reason IN ('COMMISSION', 'REALIZED_PNL') "
                             f"ORDER BY seq, rowid", args)
         queues: dict[tuple, list] = {}
@@ -739,7 +732,7 @@ async def position_margin_history(ctx):
     if kind is not None:
         where.append("b.delta > 0" if kind == 1 else "b.delta < 0")
     time_bounds(where, args, start, end, "b.time")
-    rows = _sql(ctx, "SELECT b.*, (SELECT c.position_side FROM position_changes c WHERE c.seq = b.seq "
+    rows = await _sql(ctx, "SELECT b.*, (SELECT c.position_side FROM position_changes c WHERE c.seq = b.seq "
                      "AND c.account_id = b.account_id AND c.symbol = b.symbol LIMIT 1) AS position_side "
                      f"FROM balance_changes b WHERE {' AND '.join(where)} ORDER BY b.seq DESC LIMIT ?", (*args, limit))
     return [{"symbol": symbol, "type": 1 if r["delta"] > 0 else 2, "deltaType": "USER_ADJUST",
@@ -765,10 +758,10 @@ async def force_orders(ctx):
         args.append(symbol)
     rows: list = []
     if kind in (None, "LIQUIDATION"):
-        rows += [("LIQUIDATION", r) for r in _windowed(ctx, "liquidations", where, args, start, end, limit,
+        rows += [("LIQUIDATION", r) for r in await _windowed(ctx, "liquidations", where, args, start, end, limit,
                                                        default_days=None)]
     if kind in (None, "ADL"):
-        rows += [("ADL", r) for r in _windowed(ctx, "adl_records", where, args, start, end, limit,
+        rows += [("ADL", r) for r in await _windowed(ctx, "adl_records", where, args, start, end, limit,
                                                default_days=None)]
     rows.sort(key=lambda kr: (kr[1]["time"], kr[1]["seq"], kr[1]["_rowid"]))
     rows = rows[-limit:]
