@@ -7,10 +7,12 @@ status (binance-api.md section 4.3).
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
 import logging
+import threading
 import time
 from decimal import Decimal
 
@@ -23,7 +25,7 @@ from perpsim.core.errors import VenueError
 
 from . import endpoints  # noqa: F401  (registers the REST endpoints)
 from .auth import check_api_key, check_signature
-from .params import Params, ascii_int, invalid
+from .params import Params, ascii_int
 from .ratelimit import RateLimiter
 from .routes import ADMIN, ROUTES, SIGNED, SIGNED_PARAMS, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
@@ -61,6 +63,7 @@ class Server:
         service.settings.extra["webhook_policy"] = self.webhook_policy
         self.hub = StreamHub(service)
         self.webhooks = WebhookSender(service, policy=self.webhook_policy)
+        self._read_loop: asyncio.AbstractEventLoop | None = None   # heavy reads: handler and JSON off the main loop
         routes = [Route("/openapi.json", self.openapi_json, methods=["GET"])]
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
@@ -75,11 +78,16 @@ class Server:
             await self.service.start()
         self.hub.start()
         self.webhooks.start()
+        self._read_loop = asyncio.new_event_loop()
+        reader = threading.Thread(target=self._read_loop.run_forever, name="read-loop", daemon=True)
+        reader.start()
         try:
             yield
         finally:
             await self.hub.stop()
             await self.webhooks.stop()
+            self._read_loop.call_soon_threadsafe(self._read_loop.stop)
+            reader.join(timeout=5)
 
     async def openapi_json(self, request: Request) -> JSONResponse:
         return JSONResponse(openapi())
@@ -122,8 +130,9 @@ class Server:
             for p in ep.params + (SIGNED_PARAMS if ep.security == SIGNED else ()):
                 if p.type in ("integer", "number"):
                     params.check_grammar(p.name, p.type)
-                elif p.enum and p.name in params and params.raw(p.name) not in p.enum:
-                    raise invalid(p.name)
+            if ep.offload and self._read_loop is not None:
+                body = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_rendered(ep, ctx), self._read_loop))
+                return Response(body, media_type="application/json", headers=headers)
             result = await ep.handler(ctx)
         except VenueError as e:
             return error_response(e, headers)
@@ -142,6 +151,12 @@ class Server:
             e = VenueError(-2015, "Invalid admin token.")
             e.http_status = 401
             raise e
+
+
+async def _rendered(ep, ctx) -> bytes:
+    """The handler's answer as JSON bytes (as Starlette's JSONResponse renders it), on the read loop."""
+    result = await ep.handler(ctx)
+    return json.dumps(result, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def _with_transport(app):

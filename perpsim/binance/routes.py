@@ -47,19 +47,27 @@ class Endpoint:
     handler: Handler = field(compare=False)
     summary: str = ""
     params: tuple[Param, ...] = ()
+    offload: bool = False     # run (and render) on the server's read loop, never on the main event loop
 
 
 ROUTES: dict[tuple[str, str], Endpoint] = {}
 
 
 def endpoint(method: str, paths: str | tuple[str, ...], security: str = NONE, weight: int | Callable = 1,
-             permission: str | None = None, params: tuple[Param, ...] = (), summary: str = ""):
-    """Register a handler for one or several paths (aliases like /fapi/v1 and /fapi/v2)."""
+             permission: str | None = None, params: tuple[Param, ...] = (), summary: str = "",
+             offload: bool | None = None):
+    """Register a handler for one or several paths (aliases like /fapi/v1 and /fapi/v2).
+
+    ``offload`` (default: a GET whose weight is 5 or more, or depends on the request, i.e. the reads
+    Binance itself counts as heavy) runs the handler and renders its JSON on the read loop."""
+    heavy = method == "GET" and (callable(weight) or weight >= 5) if offload is None else offload
+
     def register(fn: Handler) -> Handler:
         perm = permission if permission is not None else ("READ" if security == SIGNED else None)
         for path in (paths,) if isinstance(paths, str) else paths:
             ROUTES[(method, path)] = Endpoint(method, path, security, weight, perm, fn,
-                                              summary or (fn.__doc__ or "").strip().splitlines()[0], params)
+                                              summary or (fn.__doc__ or "").strip().splitlines()[0], params,
+                                              heavy)
         return fn
     return register
 

@@ -164,44 +164,57 @@ def account_events(sql, account_id: int) -> list:
     return [e for _k, e in keyed]
 
 
-def from_history(sql, read, account_id: int, kline_interval: str = "1h") -> dict:
-    """One account's Binance-shaped data from the history tables and the state.
-
-    ``sql`` runs read-only queries of the history tables; ``read(fn)`` runs ``fn(exchange)`` on the
-    state between commands (kept short: order views, the mark klines kept in memory, incidents).
-    The mark klines are the venue's markPriceKlines (the newest 1,500 hourly bars per symbol)."""
-    from perpsim.core.price_klines import MARK
-
+def review_ids(sql, account_id: int) -> dict:
+    """What the review needs from the state, by id: the account's stop orders (the review reads orders
+    for their stop-losses only), its algo orders and the symbols it traded. Small, indexed queries."""
     from .analysis import STOP_TYPES
 
-    events = account_events(sql, account_id)
-    stops = ", ".join(f"'{t}'" for t in STOP_TYPES)   # the review reads orders for their stop-losses only
-    order_ids = [r["id"] for r in sql("SELECT DISTINCT order_id AS id FROM order_updates WHERE account_id = ? "
-                                      f"AND execution_type = 'NEW' AND (order_type IN ({stops}) OR orig_type IN "
-                                      f"({stops})) ORDER BY id", (account_id,))]
-    algo_ids = [r["id"] for r in sql("SELECT DISTINCT algo_id AS id FROM algo_updates WHERE account_id = ? "
-                                     f"AND status = 'NEW' AND order_type IN ({stops}) ORDER BY id", (account_id,))]
-    symbols = sorted({e.symbol for e in events if getattr(e, "symbol", "")})
+    stops = ", ".join(f"'{t}'" for t in STOP_TYPES)
+    orders = [r["id"] for r in sql("SELECT DISTINCT order_id AS id FROM order_updates WHERE account_id = ? "
+                                   f"AND execution_type = 'NEW' AND (order_type IN ({stops}) OR orig_type IN "
+                                   f"({stops})) ORDER BY id", (account_id,))]
+    algos = [r["id"] for r in sql("SELECT DISTINCT algo_id AS id FROM algo_updates WHERE account_id = ? "
+                                  f"AND status = 'NEW' AND order_type IN ({stops}) ORDER BY id", (account_id,))]
+    symbols = sorted({r["symbol"] for table in ("trades", "liquidations", "adl_records")
+                      for r in sql(f"SELECT DISTINCT symbol FROM {table} WHERE account_id = ?", (account_id,))})
+    return {"orders": orders, "algos": algos, "symbols": symbols}
 
-    def state(ex):
-        orders = ex.orders.orders
-        algos = ex.orders.algos
-        pk = ex.__dict__.get("price_klines")
-        return {
-            "allOrders": [orders[i].view() for i in order_ids if i in orders],
-            "algoOrders": [algos[i].view() for i in algo_ids if i in algos],
-            "incidents": [dict(i) for i in ex.guard.incidents],
-            "bars": {s: pk.klines(s, MARK, kline_interval, None, None, 1500) if pk is not None else [] for s in symbols},
-            "maxLeverage": {s: ex.clearing.table(s).max_leverage for s in symbols if s in ex.clearing.instruments},
-        }
-    got = read(state)
-    data = binance_data(events, account_id, None, max_leverage=got["maxLeverage"])
-    data["klines"] = {s: [[t, _n(o), _n(h), _n(lo), _n(c), "0", ct, "0", n, "0", "0", "0"]
-                          for t, o, h, lo, c, ct, n in bars] for s, bars in got["bars"].items() if bars}
-    data["allOrders"] = [_order_row(v) for v in got["allOrders"]]
-    data["algoOrders"] = [_order_row(v) for v in got["algoOrders"]]
-    data["incidents"] = got["incidents"]
+
+def review_state(ex, ids: dict, kline_interval: str = "1h") -> dict:
+    """The state the review adds to the history rows (run between commands; short): the orders' views,
+    the mark klines the venue keeps (its markPriceKlines: the newest 1,500 bars), incidents, max leverage."""
+    from perpsim.core.price_klines import MARK
+
+    orders, algos = ex.orders.orders, ex.orders.algos
+    pk = ex.__dict__.get("price_klines")
+    symbols = [s for s in ids["symbols"] if s in ex.clearing.instruments]
+    return {
+        "allOrders": [_order_row(orders[i].view()) for i in ids["orders"] if i in orders],
+        "algoOrders": [_order_row(algos[i].view()) for i in ids["algos"] if i in algos],
+        "incidents": [dict(i) for i in ex.guard.incidents],
+        "klines": {s: [[t, _n(o), _n(h), _n(lo), _n(c), "0", ct, "0", n, "0", "0", "0"]
+                       for t, o, h, lo, c, ct, n in pk.klines(s, MARK, kline_interval, None, None, 1500)]
+                   for s in symbols} if pk is not None else {},
+        "maxLeverage": {s: ex.clearing.table(s).max_leverage for s in symbols},
+    }
+
+
+def data_from_history(sql, account_id: int, state: dict) -> dict:
+    """One account's Binance-shaped data: its history rows (``account_events``) and ``review_state``."""
+    data = binance_data(account_events(sql, account_id), account_id, None, max_leverage=state["maxLeverage"])
+    data["klines"] = {s: rows for s, rows in state["klines"].items() if rows}
+    for key in ("allOrders", "algoOrders", "incidents"):
+        data[key] = state[key]
     return data
+
+
+def from_history(sql, read, account_id: int) -> dict:
+    """One account's Binance-shaped data from the history tables and the state.
+
+    ``sql(query, args) -> [dict]`` runs read-only queries of the history tables; ``read(fn)`` runs
+    ``fn(exchange)`` on the state between commands. The cost is the account's own rows."""
+    ids = review_ids(sql, account_id)
+    return data_from_history(sql, account_id, read(lambda ex: review_state(ex, ids)))
 
 
 def from_data_dir(data_dir: str | Path, account_id: int) -> dict:

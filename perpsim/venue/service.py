@@ -44,6 +44,7 @@ class ServiceSettings:
     liquidity: bool = True            # the market maker quotes on every index tick
     liquidity_params: dict = field(default_factory=dict)   # levels, spread_bps, step_bps, notional, growth_pct
     read_threads: int = READ_THREADS  # reader threads for history queries (each with its own connection)
+    worker_processes: int = 1         # processes for the heaviest reads (reviews); 0: on a reader thread
     extra: dict = field(default_factory=dict)
 
 
@@ -58,6 +59,7 @@ class VenueService:
         self._readers = ThreadPoolExecutor(max_workers=max(1, self.settings.read_threads), thread_name_prefix="reader")
         self._reader_local = threading.local()
         self._reader_dbs: list[sqlite3.Connection] = []
+        self._workers = None   # a process pool, started on first use
         self._tasks: list[asyncio.Task] = []
         self._listeners: list[Callable[[int, Command, Result], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +86,9 @@ class VenueService:
         self._tasks.clear()
         self._executor.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
+            self._workers = None
         for db in self._reader_dbs:
             db.close()
         self._reader_dbs.clear()
@@ -91,6 +96,8 @@ class VenueService:
 
     # ------------------------------------------------------------------ commands
     async def submit(self, kind: str, **args: Any) -> Result:
+        if asyncio.get_running_loop() is not self._loop:   # from the server's read loop: queue on the main loop
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.submit(kind, **args), self._loop))
         fut = self._loop.create_future()
         await self._queue.put((kind, args, fut))
         return await fut
@@ -142,6 +149,18 @@ class VenueService:
     async def query(self, sql: str, args: tuple = ()) -> list[dict]:
         """A read-only SQL query of the history tables, run on a reader thread."""
         return await asyncio.get_running_loop().run_in_executor(self._readers, self.sql, sql, args)
+
+    async def run_process(self, fn: Callable, *args):
+        """``fn(*args)`` in a worker process (a module-level function; arguments and result pickle): for
+        reads long enough to hold the interpreter lock away from the event loop."""
+        if self.settings.worker_processes <= 0:
+            return await self.run_read(fn, *args)
+        if self._workers is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            self._workers = ProcessPoolExecutor(self.settings.worker_processes,
+                                                mp_context=multiprocessing.get_context("spawn"))
+        return await asyncio.get_running_loop().run_in_executor(self._workers, fn, *args)
 
     async def run_read(self, fn: Callable, *args):
         """``fn(*args)`` on a reader thread: for reads that combine queries (``self.sql``) and the state

@@ -113,15 +113,19 @@ async def notifications(ctx):
 @endpoint("GET", "/perpsim/v1/reviews", SIGNED, weight=50, params=(Param("symbol"),))
 async def reviews(ctx):
     """An honest review of each liquidation, from the account's Binance-shaped history (its own rows only)."""
-    from perpsim.review.analysis import review
-    from perpsim.review.export import from_history
+    from perpsim.review.export import review_ids, review_state
+    from perpsim.review.worker import review_account
 
     symbol = ctx.params.symbol(required=False)
     service = ctx.service
-    if service.venue.journal is None:
+    journal = service.venue.journal
+    if journal is None:
         raise VenueError(-1020, "This operation is not supported: the venue keeps no journal.")
-    # on a reader thread: the account's own history rows, then the pure analysis
-    result = await service.run_read(lambda: review(from_history(service.sql, service.read, ctx.account_id)))
+    # ids from the account's rows (a reader thread), the few state values it needs, then the review
+    # itself in a worker process over the account's own rows
+    ids = await service.run_read(review_ids, service.sql, ctx.account_id)
+    state = service.read(lambda ex: review_state(ex, ids))
+    result = await service.run_process(review_account, str(journal.path), ctx.account_id, state)
     if symbol is not None:
         result["liquidations"] = [r for r in result.get("liquidations", []) if r.get("symbol") == symbol]
     return result

@@ -552,6 +552,7 @@ async def open_algo_orders(ctx):
     symbol = p.symbol(required=False)
     if symbol is not None:
         _ins_of(ctx, symbol)
+    p.enum("algoType", ("CONDITIONAL",))
     aid = p.int("algoId", lo=0, hi=MAX_ID)
 
     def build(ex):
