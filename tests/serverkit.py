@@ -90,17 +90,18 @@ class RunningServer:
         return self.admin("POST", "/admin/v1/price", {"symbol": symbol, "price": price})
 
     def signed(self, method: str, path: str, acct: dict, params: dict | None = None, body: bool = False,
-               timestamp: int | None = None) -> httpx.Response:
+               timestamp: int | None = None, client: httpx.Client | None = None) -> httpx.Response:
         """A signed request the way Binance documents it: params in the query (or the form body)."""
         p = dict(params or {})
         p.setdefault("timestamp", timestamp if timestamp is not None else int(time.time() * 1000))
         payload = urllib.parse.urlencode(p)
         p_sig = payload + "&signature=" + sign(acct["secretKey"], payload.encode())
         headers = {"X-MBX-APIKEY": acct["apiKey"]}
+        http = client or self.http
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-            return self.http.request(method, path, content=p_sig, headers=headers)
-        return self.http.request(method, path + "?" + p_sig, headers=headers)
+            return http.request(method, path, content=p_sig, headers=headers)
+        return http.request(method, path + "?" + p_sig, headers=headers)
 
     def state(self) -> dict:
         return self.admin("GET", "/admin/v1/state")
