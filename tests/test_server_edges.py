@@ -345,3 +345,21 @@ def test_connections_beyond_the_limit_get_503(tmp_path):
             s.close()
         time.sleep(0.3)
         assert httpx.get(srv.base + "/fapi/v1/ping").status_code == 200
+
+
+def test_a_named_proxy_is_trusted(tmp_path):
+    """With --forwarded-allow-ips naming the proxy, the client address is the forwarded one."""
+    limiter = RateLimiter(weight_per_minute=4, ban_after=1, ban_seconds=60)
+    with running_server(tmp_path, limiter=limiter, limits=ConnectionLimits(forwarded_allow_ips="127.0.0.1")) as srv:
+        bot = {"X-Forwarded-For": "203.0.113.7"}
+        codes = [srv.http.get("/fapi/v1/ping", headers=bot).status_code for _ in range(6)]
+        assert codes[-1] == 418, codes
+        assert srv.http.get("/fapi/v1/ping", headers={"X-Forwarded-For": "203.0.113.8"}).status_code == 200
+
+
+def test_serve_refuses_a_bad_rate_limit_setting():
+    from typer.testing import CliRunner
+
+    from perpsim.cli.main import app
+    r = CliRunner().invoke(app, ["serve", "--rate-limits", "x0"])
+    assert r.exit_code == 2 and "rate limits" in r.output
