@@ -728,7 +728,7 @@ async def position_margin_history(ctx):
         raise invalid("type")
     start, end, limit = _window(p, 500, 500)
     where = ["b.account_id = ?", "b.symbol = ?", "b.wallet = 'ISOLATED'", "b.reason = 'ISOLATED_MARGIN'",
-             "b.seq IN (SELECT seq FROM commands WHERE kind = 'adjust_isolated_margin')"]
+             "EXISTS (SELECT 1 FROM commands c WHERE c.seq = b.seq AND c.kind = 'adjust_isolated_margin')"]
     args: list = [ctx.account_id, symbol]
     if kind is not None:
         where.append("b.delta > 0" if kind == 1 else "b.delta < 0")
@@ -766,13 +766,25 @@ async def force_orders(ctx):
                                                default_days=None)]
     rows.sort(key=lambda kr: (kr[1]["time"], kr[1]["seq"], kr[1]["_rowid"]))
     rows = rows[-limit:]
+    # the waterfall's book orders, by their client id, from this account's own order rows
+    cids = sorted({f"autoclose-{r['time']}" for k, r in rows if k == "LIQUIDATION"})
+    book_ids: dict[tuple, int] = {}
+    if cids and ctx.service.venue.history is not None:
+        marks = ", ".join("?" * len(cids))
+        for o in await _sql(ctx, f"SELECT symbol, client_order_id, order_id FROM order_updates WHERE account_id = ? "
+                                 f"AND execution_type = 'NEW' AND client_order_id IN ({marks})",
+                            (ctx.account_id, *cids)):
+            book_ids.setdefault((o["symbol"], o["client_order_id"]), o["order_id"])
 
     def build(ex):
         out = []
         for k, r in rows:
             ins = ex.clearing.instruments[r["symbol"]]
             if k == "LIQUIDATION":
-                oid = liquidation_order_id(ex, ctx.account_id, r["symbol"], r["time"])
+                oid = book_ids.get((r["symbol"], f"autoclose-{r['time']}"))
+                if oid is None:
+                    oid = liquidation_order_id(ex, ctx.account_id, r["symbol"], r["time"]) if not cids or \
+                        ctx.service.venue.history is None else 0
                 cid, limit_px, px = f"autoclose-{r['time']}", r["bankruptcy_price"] or r["execution_price"], \
                     r["execution_price"]
             else:
