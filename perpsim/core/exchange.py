@@ -294,12 +294,15 @@ class Exchange:
         """What the accounts hold (balances, positions, orders, protection state, keys, settings), without
         the command counter, the clock and the price series: unchanged by a refused or read-only command."""
         h = hashlib.sha256(f"content|{STATE_FORMAT}\n".encode())
-        self._hash_content(h)
+        self._hash_books(h)
+        self._hash_accounts(h)
         return h.hexdigest()
 
-    def _hash_content(self, h) -> None:
+    def _hash_books(self, h) -> None:
         h.update(self.clearing.state_hash().encode())
         self.orders.hash_into(h)
+
+    def _hash_accounts(self, h) -> None:
         self.guard.hash_into(h)
         for key in sorted(self.api_keys):
             k = self.api_keys[key]
@@ -311,16 +314,9 @@ class Exchange:
     def state_hash(self) -> str:
         h = hashlib.sha256()
         h.update(f"exchange|{STATE_FORMAT}|{self.now}|{self.commands}\n".encode())
-        h.update(self.clearing.state_hash().encode())
-        self.orders.hash_into(h)
+        self._hash_books(h)
         _hash_price_klines(self, h)
-        self.guard.hash_into(h)
-        for key in sorted(self.api_keys):
-            k = self.api_keys[key]
-            h.update(f"K|{key}|{k.account_id}|{k.secret}|{','.join(k.permissions)}\n".encode())
-        h.update(f"F|{sorted(self.insurance_funds.items())}|{sorted(self.margin_called)}\n".encode())
-        for name in sorted(self.settings):
-            h.update(f"S|{name}|{self.settings[name]!r}\n".encode())
+        self._hash_accounts(h)
         for symbol in sorted(self.markets):
             m = self.markets[symbol]
             path = m.path
