@@ -55,3 +55,102 @@ def test_start_up_calls_answer_in_binance_shapes(tmp_path):
                     "quantityPrecision", "filters", "orderTypes", "timeInForce", "onboardDate", "deliveryDate",
                     "triggerProtect", "liquidationFee", "marketTakeBound", "underlyingType"):
             assert key in sym, key
+
+
+def _sim(tmp_path):
+    from serverkit import RunningServer
+    return RunningServer(tmp_path, clock="sim", check_time=False).start()
+
+
+def test_klines_reach_the_current_interval(tmp_path):
+    """A bar for every interval up to now: before the first trade at the mark, after it flat at the close."""
+    srv = _sim(tmp_path)
+    try:
+        srv.price("BTCUSDT", "60000")
+        srv.admin("POST", "/admin/v1/clock", {"advanceMs": 5 * 60_000})
+        now = srv.http.get("/fapi/v1/time").json()["serverTime"]
+        k = srv.http.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1m"}).json()
+        assert len(k) == 6 and k[-1][0] == now - now % 60_000
+        assert {tuple(b[1:6]) for b in k} == {("60000.0", "60000.0", "60000.0", "60000.0", "0.000")}
+        assert srv.http.get("/fapi/v1/ticker/price", params={"symbol": "BTCUSDT"}).json()["price"] == "60000.0"
+        t24 = srv.http.get("/fapi/v1/ticker/24hr", params={"symbol": "BTCUSDT"}).json()
+        assert t24["lastPrice"] == "60000.0" and t24["volume"] == "0.000"
+        # a trade at 60100, then ten quiet minutes
+        maker, taker = srv.account(deposit="100000"), srv.account(deposit="100000")
+        r = srv.signed("POST", "/fapi/v1/order", maker, {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT",
+                                                           "timeInForce": "GTC", "quantity": "0.010", "price": "60100"})
+        assert r.status_code == 200, r.text
+        r = srv.signed("POST", "/fapi/v1/order", taker, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                           "quantity": "0.010"})
+        assert r.status_code == 200, r.text
+        srv.admin("POST", "/admin/v1/clock", {"advanceMs": 10 * 60_000})
+        now = srv.http.get("/fapi/v1/time").json()["serverTime"]
+        k = srv.http.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1m"}).json()
+        assert k[-1][0] == now - now % 60_000 and len(k) == 16
+        traded = [b for b in k if b[5] != "0.000"]
+        assert len(traded) == 1 and traded[0][4] == "60100.0"
+        after = k[k.index(traded[0]) + 1:]
+        assert len(after) == 10 and all(b[1:6] == ["60100.0"] * 4 + ["0.000"] for b in after)
+        assert all(b[1:5] == ["60000.0"] * 4 for b in k[:k.index(traded[0])])
+        five = srv.http.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "5m"}).json()
+        assert five[-1][0] == now - now % 300_000
+        for path, params in (("/fapi/v1/markPriceKlines", {"symbol": "BTCUSDT"}),
+                             ("/fapi/v1/indexPriceKlines", {"pair": "BTCUSDT"})):
+            pk = srv.http.get(path, params={**params, "interval": "1m"}).json()
+            assert pk[-1][0] == now - now % 60_000 and len(pk) == 16
+        start = k[2][0]
+        ranged = srv.http.get("/fapi/v1/klines", params={"symbol": "BTCUSDT", "interval": "1m", "startTime": start,
+                                                         "limit": 3}).json()
+        assert [b[0] for b in ranged] == [start, start + 60_000, start + 120_000]
+        assert srv.http.get("/fapi/v1/klines", params={"symbol": "XRPUSDT", "interval": "1m"}).json() == []
+    finally:
+        srv.stop()
+
+
+def test_a_fresh_venue_has_a_past(tmp_path):
+    """`perpsim serve --history-days 2`: 1m, mark and index klines and 8-hourly funding two days back,
+    gap-free into the live market; a restart shows the same past."""
+    from botkit import Serve
+    srv = Serve(tmp_path, "--history-days", "2", "--seed", "7")
+    try:
+        now = srv.http.get("/fapi/v1/time").json()["serverTime"]
+        since = now - 2 * 86_400_000 + 3_600_000
+        k = srv.http.get("/fapi/v1/klines", params={"symbol": "ETHUSDT", "interval": "1m", "startTime": since,
+                                                    "limit": 1500}).json()
+        assert len(k) == 1500 and k[0][0] == since - since % 60_000 + (60_000 if since % 60_000 else 0)
+        assert all(b[0] - a[0] == 60_000 for a, b in zip(k, k[1:]))
+        assert len({b[4] for b in k}) > 100                       # the past moves
+        recent = srv.http.get("/fapi/v1/klines", params={"symbol": "ETHUSDT", "interval": "1m",
+                                                         "limit": 1500}).json()
+        assert recent[-1][0] == now - now % 60_000 or recent[-1][0] == now - now % 60_000 + 60_000
+        assert all(b[0] - a[0] == 60_000 for a, b in zip(recent, recent[1:]))
+        for path, key in (("/fapi/v1/markPriceKlines", "symbol"), ("/fapi/v1/indexPriceKlines", "pair")):
+            h = srv.http.get(path, params={key: "ETHUSDT", "interval": "1h", "limit": 1500}).json()
+            assert len(h) >= 48 and all(b[0] - a[0] == 3_600_000 for a, b in zip(h, h[1:]))
+        f = srv.http.get("/fapi/v1/fundingRate", params={"symbol": "ETHUSDT", "startTime": now - 2 * 86_400_000,
+                                                         "limit": 1000}).json()
+        assert len(f) >= 6 and all(r["fundingTime"] % (8 * 3_600_000) == 0 for r in f[:6])
+        assert f[0]["fundingRate"] == "0.00010000"
+        first = k[0]
+    finally:
+        srv.stop()
+    again = Serve(tmp_path, "--seed", "7")                     # same data dir: same anchor, same past
+    try:
+        k2 = again.http.get("/fapi/v1/klines", params={"symbol": "ETHUSDT", "interval": "1m",
+                                                       "startTime": first[0], "limit": 1}).json()
+        assert k2[0] == first
+    finally:
+        again.stop()
+
+
+def test_the_past_is_deterministic():
+    from perpsim.core.instruments import default_instruments
+    from perpsim.venue.past import Past
+    ins = default_instruments()
+    starts = {"BTCUSDT": 60_000 * 10**8, "ETHUSDT": 3_000 * 10**8, "XRPUSDT": 5 * 10**7}
+    a = Past.synthetic(ins, tuple(starts), 42, 1_760_000_000_000, 3.0, starts)
+    b = Past.synthetic(ins, tuple(starts), 42, 1_760_000_000_000, 3.0, starts)
+    c = Past.synthetic(ins, tuple(starts), 43, 1_760_000_000_000, 3.0, starts)
+    assert a.bars("BTCUSDT", "1m") == b.bars("BTCUSDT", "1m") != c.bars("BTCUSDT", "1m")
+    assert len(a.bars("BTCUSDT", "1m")) in (3 * 1440, 3 * 1440 + 1)        # the anchor may cut a minute
+    assert a.bars("BTCUSDT", "1m")[-1][4] == starts["BTCUSDT"]           # the live feed's start price

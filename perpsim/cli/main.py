@@ -116,6 +116,9 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
           replay: Path = typer.Option(None, "--replay", help="Replay Binance kline CSV files instead."),
           symbols: str = typer.Option(None, "--symbols", help="Comma-separated symbols."),
           no_time_check: bool = typer.Option(None, "--no-time-check", help="Do not check timestamp/recvWindow."),
+          history_days: float = typer.Option(None, "--history-days",
+                                             help="Days of market history before the venue's first start "
+                                                  "(klines, mark/index klines, funding; default 3, 0 for none)."),
           config: Path = typer.Option(None, "--config", help="A TOML file with any of these settings.")):
     """Serve Binance's USD-M REST and WebSocket API on a local venue."""
     from perpsim.cli.serve import load_config, run_serve
@@ -134,7 +137,8 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
     rp = pick(replay, "replay", None)
     run_serve(pick(host, "host", "127.0.0.1"), int(pick(port, "port", 8080)), Path(dd) if dd else None,
               pick(admin_token, "admin_token", None), clock_kind, int(pick(seed, "seed", 42)),
-              Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False))
+              Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False),
+              history_days=float(pick(history_days, "history_days", 3)))
 
 
 @app.command()

@@ -62,17 +62,29 @@ class Past:
         self._cache: dict[tuple[str, str], list[list]] = {}
 
     @classmethod
-    def synthetic(cls, feeds: dict, anchor: int, days: float) -> "Past":
-        """From each symbol's ``SyntheticFeed`` started at ``anchor - days``."""
+    def synthetic(cls, instruments: dict, symbols, seed: int, anchor: int, days: float,
+                  start_prices: dict[str, int]) -> "Past":
+        """A seeded path per symbol over ``days`` before ``anchor``, scaled so that its last price is the
+        live feed's start price (the live market continues the past without a jump)."""
+        from .feeds import SyntheticFeed, SyntheticParams
+        span = int(days * DAY)
+        start = max(0, anchor - span)
+        start -= start % 1000
         out = {}
-        for symbol, feed in feeds.items():
-            start = feed.start_ms
-            steps = max(0, (anchor - start) // feed.params.step_ms)
-            if steps <= 0:
+        for symbol in symbols:
+            tick = instruments[symbol].tick_size
+            target = start_prices[symbol]
+            steps = (anchor - start) // 1000
+            if steps <= 1 or target <= 0:
                 continue
-            prices = feed.path(steps)
-            times = start + np.arange(steps, dtype=np.int64) * feed.params.step_ms
-            s = series_from_samples(times, prices, start, anchor)
+            feed = SyntheticFeed(f"{symbol}:past", seed, SyntheticParams(start_price=target, tick=tick),
+                                 start_ms=start)
+            raw = feed.path(steps)
+            # exact integer rescale so the last sample is the start price, then back on the tick
+            scaled = [max(tick, (int(p) * target // int(raw[-1]) + tick // 2) // tick * tick) for p in raw]
+            scaled[-1] = target
+            times = start + np.arange(steps, dtype=np.int64) * 1000
+            s = series_from_samples(times, np.asarray(scaled, dtype=np.int64), start, anchor)
             if s is not None:
                 out[symbol] = s
         return cls(anchor, out)

@@ -270,7 +270,7 @@ async def funding_rate(ctx):
     def query(ex):
         h = venue.history
         if h is None:
-            return [], {}
+            return [], dict(ex.clearing.instruments)
         clauses, args = [], []
         if symbol is not None:
             clauses.append("symbol = ?")
@@ -285,6 +285,12 @@ async def funding_rate(ctx):
             rows.reverse()
         return rows, dict(ex.clearing.instruments)
     rows, instruments = ctx.service.read(query)
+    past = getattr(ctx.service, "past", None)
+    if past is not None:     # the settlements of the venue's past come first (venue/past.py)
+        old = sorted((t, s, r, mp) for s in ([symbol] if symbol else sorted(past.series))
+                     for t, r, mp in past.funding(s) if (start is None or t >= start) and (end is None or t <= end))
+        merged = [(s, r, mp, t) for t, s, r, mp in old] + list(rows)
+        rows = merged[-limit:] if start is None and end is None else merged[:limit]
     return [{"symbol": s, "fundingRate": shapes.rate(r), "fundingTime": t, "markPrice": shapes.money(mp)}
             for s, r, mp, t in rows if s in instruments]
 
