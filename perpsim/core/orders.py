@@ -1023,7 +1023,7 @@ class OrderManager:
                   price: int, settled, trade_id: int, now: int) -> list:
         """The order of an ADL close (client id ``adl_autoclose``, as Binance names it): a LIMIT IOC at the
         bankruptcy price, FILLED by the close; its updates are NEW and one CALCULATED fill."""
-        o = Order(order_id, symbol, account_id, "adl_autoclose", side, LIMIT, "IOC", qty, price, True, True,
+        o = Order(order_id, symbol, account_id, "adl_autoclose", side, LIMIT, "IOC", qty, price, False, True,
                   position_side, "NONE", now)
         self.orders[order_id] = o
         events = [self._update(o, X_NEW, now)]
