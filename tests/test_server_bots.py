@@ -154,3 +154,30 @@ def test_the_past_is_deterministic():
     assert a.bars("BTCUSDT", "1m") == b.bars("BTCUSDT", "1m") != c.bars("BTCUSDT", "1m")
     assert len(a.bars("BTCUSDT", "1m")) in (3 * 1440, 3 * 1440 + 1)        # the anchor may cut a minute
     assert a.bars("BTCUSDT", "1m")[-1][4] == starts["BTCUSDT"]           # the live feed's start price
+
+
+def test_an_operators_price_holds_until_released(tmp_path):
+    """With the wall clock and the synthetic feed running, the operator's price is the index until
+    released; then the feed moves it again."""
+    import time as _time
+
+    from botkit import Serve
+    srv = Serve(tmp_path, "--history-days", "0")
+    try:
+        def index():
+            return srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "ETHUSDT"}).json()["indexPrice"]
+        assert srv.admin("POST", "/admin/v1/price", {"symbol": "ETHUSDT", "price": "2550"})["held"] is True
+        seen = set()
+        for _ in range(12):                        # 3 s: the feed ticks every second
+            seen.add(index())
+            _time.sleep(0.25)
+        assert {float(x) for x in seen} == {2550.0}
+        assert srv.admin("POST", "/admin/v1/price", {"symbol": "ETHUSDT", "release": True})["held"] is False
+        deadline = _time.monotonic() + 10
+        while float(index()) == 2550.0 and _time.monotonic() < deadline:
+            _time.sleep(0.2)
+        assert float(index()) != 2550.0            # the feed's path again
+        once = srv.admin("POST", "/admin/v1/price", {"symbol": "ETHUSDT", "price": "2550", "hold": False})
+        assert once["held"] is False
+    finally:
+        srv.stop()

@@ -11,6 +11,8 @@ from perpsim.core.errors import VenueError
 from perpsim.core.fixed import parse
 
 from ..routes import ADMIN, endpoint
+from perpsim.venue.service import hold_setting
+
 from .common import run
 
 
@@ -108,20 +110,33 @@ async def fund_insurance(ctx):
 
 @endpoint("POST", "/admin/v1/price", ADMIN)
 async def set_price(ctx):
-    """{"symbol", "price"} sets every index constituent; {"symbol", "wick": {"pct", "downMs", "upMs"}} runs a wick."""
+    """{"symbol", "price"} sets every index constituent and holds the index there: the index feed
+    no longer moves it until {"symbol", "release": true} (then the feed's own path resumes);
+    "hold": false sets the price once and lets the feed go on. {"symbol", "wick": {"pct", "downMs",
+    "upMs"}} runs a wick on whatever price is set (held or fed)."""
     doc = ctx.body_json
     symbol = _str(doc, "symbol")
-    if "wick" in doc:
+    if doc.get("release") is True:
+        if symbol not in ctx.service.read(lambda ex: ex.clearing.instruments):
+            raise VenueError(-1121, "Invalid symbol.")
+        await run(ctx, "set_setting", name=hold_setting(symbol), value=None)
+        await ctx.service.tick_prices(ctx.service.now())
+    elif "wick" in doc:
         w = doc["wick"]
         if not isinstance(w, dict):
             raise VenueError(-1130, "Data sent for parameter 'wick' is not valid.")
         await run(ctx, "wick", symbol=symbol, pct=_amount(w, "pct", positive=False), down_ms=_int(w, "downMs"),
                   up_ms=_int(w, "upMs"))
     else:
+        hold = doc.get("hold", True)
+        if not isinstance(hold, bool):
+            raise VenueError(-1130, "Data sent for parameter 'hold' is not valid: true or false.")
         await run(ctx, "set_index", symbol=symbol, price=_amount(doc, "price"))
+        await run(ctx, "set_setting", name=hold_setting(symbol), value=True if hold else None)
     mark = ctx.service.read(lambda ex: ex.clearing.mark(symbol))
+    held = bool(ctx.service.read(lambda ex: ex.settings.get(hold_setting(symbol))))
     from perpsim.core.fixed import fmt_plain
-    return {"symbol": symbol, "markPrice": fmt_plain(mark)}
+    return {"symbol": symbol, "markPrice": fmt_plain(mark), "held": held}
 
 
 @endpoint("POST", "/admin/v1/clock", ADMIN)
