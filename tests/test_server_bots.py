@@ -181,3 +181,63 @@ def test_an_operators_price_holds_until_released(tmp_path):
         assert once["held"] is False
     finally:
         srv.stop()
+
+
+def _signed_with(srv, key_type, api_key, private_pem, method, path, params, body=False):
+    """A request signed as Binance documents for RSA and Ed25519 keys: base64 signature, URL-encoded."""
+    import time as _time
+    import urllib.parse
+
+    from perpsim.binance.key_types import sign
+    p = dict(params, timestamp=int(_time.time() * 1000))
+    payload = urllib.parse.urlencode(p)
+    sig = urllib.parse.quote(sign(key_type, private_pem, payload.encode()), safe="")
+    headers = {"X-MBX-APIKEY": api_key}
+    if body:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return srv.http.request(method, path, content=f"{payload}&signature={sig}", headers=headers)
+    return srv.http.request(method, path + f"?{payload}&signature={sig}", headers=headers)
+
+
+def test_rsa_and_ed25519_api_keys(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    with running_server(tmp_path) as srv:
+        srv.price("BTCUSDT", "60000")
+        for key_type in ("RSA", "ED25519"):
+            acct = srv.admin("POST", "/admin/v1/accounts", {"deposit": {"USDT": "1000"}, "keyType": key_type})
+            assert acct["keyType"] == key_type and "secretKey" not in acct
+            assert acct["privateKey"].startswith("-----BEGIN PRIVATE KEY-----")
+            r = _signed_with(srv, key_type, acct["apiKey"], acct["privateKey"], "GET", "/fapi/v3/account", {})
+            assert r.status_code == 200 and r.json()["availableBalance"] == "1000.00000000", r.text
+            r = _signed_with(srv, key_type, acct["apiKey"], acct["privateKey"], "POST", "/fapi/v1/leverage",
+                             {"symbol": "BTCUSDT", "leverage": 5}, body=True)
+            assert r.json()["leverage"] == 5, r.text
+            # a wrong key's signature, an HMAC signature, garbage: -1022
+            other = srv.admin("POST", "/admin/v1/accounts", {"keyType": key_type})
+            r = _signed_with(srv, key_type, acct["apiKey"], other["privateKey"], "GET", "/fapi/v3/account", {})
+            assert (r.status_code, r.json()["code"]) == (400, -1022)
+            hm = srv.signed("GET", "/fapi/v3/account", dict(acct, secretKey="0" * 64))
+            assert hm.json()["code"] == -1022
+        # the caller's own public key: Ed25519
+        private = ed25519.Ed25519PrivateKey.generate()
+        pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        own = srv.admin("POST", "/admin/v1/accounts", {"keyType": "ED25519", "publicKey": pem})
+        assert "privateKey" not in own and own["publicKey"] == pem
+        priv_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()).decode()
+        assert _signed_with(srv, "ED25519", own["apiKey"], priv_pem, "GET", "/fapi/v2/balance", {}).status_code == 200
+        more = srv.admin("POST", "/admin/v1/apiKeys", {"accountId": own["accountId"], "keyType": "RSA"})
+        assert _signed_with(srv, "RSA", more["apiKey"], more["privateKey"], "GET", "/fapi/v2/balance",
+                            {}).status_code == 200
+        # refused: an RSA key given an Ed25519 public key, an unknown kind, a bad PEM: nothing created
+        before = srv.state()["commands"]
+        for bad in ({"keyType": "RSA", "publicKey": pem}, {"keyType": "DSA"}, {"keyType": "ED25519", "publicKey": "x"},
+                    {"keyType": "HMAC", "publicKey": pem}):
+            r = srv.http.post("/admin/v1/accounts", json=bad, headers={"X-PERPSIM-ADMIN": "test-admin-token"})
+            assert (r.status_code, r.json()["code"]) == (400, -1130), bad
+        assert srv.state()["commands"] == before + 1          # only the state check itself
+        hmac = srv.account()
+        assert hmac.get("keyType", "HMAC") == "HMAC" and srv.signed("GET", "/fapi/v3/account", hmac).status_code == 200
