@@ -112,8 +112,9 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         console.print(f"                  secret  {secret}")
         console.print(f"  admin token  {token}  (header X-PERPSIM-ADMIN)")
         console.print(f"  OpenAPI    http://{host}:{port}/openapi.json")
+        # Binance pings every 3 minutes and disconnects a client silent for 10 ("WebSocket Market Streams")
         config = uvicorn.Config(server.app, host=host, port=port, log_level="warning", ws="websockets-sansio",
-                                lifespan="on")
+                                lifespan="on", ws_ping_interval=180, ws_ping_timeout=600)
         try:
             await uvicorn.Server(config).serve()
         finally:
