@@ -81,10 +81,16 @@ class Past:
                                  start_ms=start)
             raw = feed.path(steps)
             # exact integer rescale so the last sample is the start price, then back on the tick
-            scaled = [max(tick, (int(p) * target // int(raw[-1]) + tick // 2) // tick * tick) for p in raw]
+            # (numpy int64 when the product cannot overflow, else Python ints: the same integers)
+            last = int(raw[-1])
+            if int(raw.max()) * target < 2**62:
+                scaled = np.maximum(tick, (raw * target // last + tick // 2) // tick * tick)
+            else:
+                scaled = np.asarray([max(tick, (int(p) * target // last + tick // 2) // tick * tick) for p in raw],
+                                    dtype=np.int64)
             scaled[-1] = target
             times = start + np.arange(steps, dtype=np.int64) * 1000
-            s = series_from_samples(times, np.asarray(scaled, dtype=np.int64), start, anchor)
+            s = series_from_samples(times, scaled.astype(np.int64), start, anchor)
             if s is not None:
                 out[symbol] = s
         return cls(anchor, out)
