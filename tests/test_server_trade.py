@@ -375,16 +375,18 @@ def test_liquidation_force_orders_and_user_stream(tmp_path, path):
             srv.price("BTCUSDT", "57150")
 
         def done(ms):
-            return any(m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["o"] == "LIQUIDATION" for m in ms[0]) and \
+            return any(m.get("e") == "ORDER_TRADE_UPDATE" and m["o"]["c"].startswith("autoclose-")
+                       and m["o"]["X"] == "FILLED" for m in ms[0]) and \
                 any(m.get("e") == "ACCOUNT_UPDATE" for m in ms[0]) and (
                     path != "adl" or any(m.get("e") == "ACCOUNT_UPDATE" for m in ms[1]))
 
         msgs, mm_msgs = _user_streams(srv, [tr, mm], crash, done)
-        liq = [m["o"] for m in msgs if m["e"] == "ORDER_TRADE_UPDATE" and m["o"]["o"] == "LIQUIDATION"]
-        assert len(liq) == 1, msgs
+        liq = [m["o"] for m in msgs if m["e"] == "ORDER_TRADE_UPDATE" and m["o"]["c"].startswith("autoclose-")]
+        assert len(liq) == 1, msgs            # one fill: the book's bid, the fund's takeover or one ADL close
         o = liq[0]
-        assert o["c"].startswith("autoclose-") and (o["ot"], o["x"], o["X"], o["S"], o["f"]) == (
-            "LIQUIDATION", "CALCULATED", "FILLED", "SELL", "IOC")
+        assert (o["o"], o["ot"], o["x"], o["X"], o["S"], o["f"], o["R"]) == (
+            "LIMIT", "LIMIT", "CALCULATED", "FILLED", "SELL", "IOC", False)
+        assert isinstance(o["t"], int) and o["t"] > 0
         assert o["l"] == o["z"] == "0.100" and float(o["ap"]) > 0 and float(o["rp"]) < 0
         assert isinstance(o["i"], int) and o["i"] > 0
         au = [m["a"] for m in msgs if m["e"] == "ACCOUNT_UPDATE"]
@@ -412,10 +414,16 @@ def test_liquidation_force_orders_and_user_stream(tmp_path, path):
         assert pos == [] or float(pos[0]["positionAmt"]) == 0
         inc = ok(srv.signed("GET", "/fapi/v1/income", tr, {"incomeType": "REALIZED_PNL"}))
         assert inc and float(inc[-1]["income"]) < 0
-        assert inc[-1]["tradeId"] != "" if path == "book" else inc[-1]["tradeId"] == ""
-        if path == "book":
-            trades = ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT"}))
-            assert trades[-1]["orderId"] == o["i"] and trades[-1]["side"] == "SELL"
+        assert inc[-1]["tradeId"] == str(o["t"])
+        trades = ok(srv.signed("GET", "/fapi/v1/userTrades", tr, {"symbol": "BTCUSDT"}))
+        assert (trades[-1]["orderId"], trades[-1]["id"], trades[-1]["side"], trades[-1]["qty"]) == (
+            o["i"], o["t"], "SELL", "0.100")
+        order = ok(srv.signed("GET", "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "orderId": o["i"]}))
+        assert (order["status"], order["type"], order["executedQty"], order["avgPrice"], order["clientOrderId"]) == (
+            "FILLED", "LIMIT", "0.100", o["ap"], o["c"])
+        listed = ok(srv.signed("GET", "/fapi/v1/allOrders", tr, {"symbol": "BTCUSDT"}))
+        assert [x for x in listed if x["orderId"] == o["i"]] == [order]
+        assert {k: f[k] for k in f} == {k: order[k] for k in f if k != "reduceOnly"} | {"reduceOnly": False}
         assert srv.state()["ledgerBalanced"] is True
         adl = [m["o"] for m in mm_msgs if m["e"] == "ORDER_TRADE_UPDATE"]
         if path == "adl":   # the counterparty's stream: its close, with adl_autoclose

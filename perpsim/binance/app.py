@@ -122,7 +122,8 @@ class Server:
                 api_key, record = check_api_key(request.headers.get("x-mbx-apikey"), keys)
                 if ep.security == SIGNED:
                     check_signature(record.secret, params, request.scope.get("query_string", b""), body,
-                                    self.service.settings.check_time)
+                                    self.service.settings.check_time,
+                                    key_type=getattr(record, "key_type", "HMAC"))
                 if ep.permission and ep.permission not in record.permissions:
                     raise VenueError(-2015, "Invalid API-key, IP, or permissions for action.")
                 ctx.account_id, ctx.api_key = record.account_id, api_key

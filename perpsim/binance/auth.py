@@ -52,8 +52,10 @@ def check_api_key(api_key: str | None, keys: dict) -> tuple[str, object]:
 
 
 def check_signature(secret: str, params: Params, raw_query: bytes, raw_body: bytes, check_time: bool = True,
-                    now_ms: int | None = None) -> None:
-    signature = params.str("signature", required=True, max_len=128)
+                    now_ms: int | None = None, key_type: str = "HMAC") -> None:
+    """``secret`` is an HMAC key's secret, or an RSA or Ed25519 key's public key (key_types.py)."""
+    asymmetric = key_type != "HMAC"
+    signature = params.str("signature", required=True, max_len=1024 if asymmetric else 128)
     timestamp = params.int("timestamp", required=True)
     window = params.int("recvWindow", default=5000)
     if window <= 0 or window > 60000:
@@ -62,6 +64,11 @@ def check_signature(secret: str, params: Params, raw_query: bytes, raw_body: byt
         now = int(time.time() * 1000) if now_ms is None else now_ms
         if timestamp < now - window or timestamp > now + 1000:
             raise OUTSIDE_WINDOW
+    if asymmetric:
+        from .key_types import verify
+        if not verify(key_type, secret, signed_payload(raw_query, raw_body), signature):
+            raise BAD_SIGNATURE
+        return
     if not _HEX64.fullmatch(signature):   # not a hex HMAC-SHA256 (compare_digest takes ASCII only)
         raise BAD_SIGNATURE
     expected = sign(secret, signed_payload(raw_query, raw_body))

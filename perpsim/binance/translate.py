@@ -77,9 +77,11 @@ def _mark(service, e: MarkPriceUpdate) -> Iterable:
 @market(LiquidationRecord)
 def _force_order(service, e: LiquidationRecord) -> Iterable:
     ins = _ins(service, e.symbol)
+    order = service.read(lambda ex: ex.orders.orders.get(e.order_id)) if e.order_id else None
+    limit = order.price if order is not None else e.bankruptcy_price or e.execution_price
     payload = {"e": "forceOrder", "E": e.time, "o": {
         "s": e.symbol, "S": e.side, "o": "LIMIT", "f": "IOC", "q": shapes.qty(ins, e.qty),
-        "p": shapes.price(ins, e.bankruptcy_price or e.execution_price), "ap": shapes.price(ins, e.execution_price),
+        "p": shapes.price(ins, limit), "ap": shapes.price(ins, e.execution_price),
         "X": "FILLED", "l": shapes.qty(ins, e.qty), "z": shapes.qty(ins, e.qty), "T": e.time}}
     return [(f"{e.symbol.lower()}@forceOrder", payload), ("!forceOrder@arr", payload)]
 

@@ -4,13 +4,16 @@
   as Binance's JSON, with the SDK's strict types (strings for amounts, ints for ids and times).
 * ORDER_TRADE_UPDATE from ``OrderUpdate`` events; ALGO_UPDATE from ``AlgoUpdate`` events;
   TRADE_LITE for every fill of an API order.
-* Liquidations: the waterfall closes one position through the book (its IOC order of type
-  LIQUIDATION), the insurance fund and ADL; its ``LiquidationRecord`` sums the three up. The
-  liquidated account gets one ORDER_TRADE_UPDATE per record: ``c`` "autoclose-<ms>", ``o``/``ot``
-  LIQUIDATION, ``x`` CALCULATED, ``X`` FILLED, ``l``/``z`` the closed quantity, ``L``/``ap`` its
-  average price, ``rp`` the realized PnL. (The book order's own NEW, fills and EXPIRED are not
-  repeated: the record covers them, as Binance shows a liquidation as one execution.) An ADL
-  counterparty gets one ORDER_TRADE_UPDATE per ``AdlRecord`` with ``c`` "adl_autoclose".
+* Liquidations tell one story, Binance's: the waterfall closes a position with one liquidation
+  order (client id ``autoclose-<ms>``) whatever closed it, its IOC in the book, the insurance
+  fund's takeover or ADL; each close is a fill of that order with its own trade id. Binance shows
+  such an order as an ordinary ``LIMIT`` IOC (``type``/``origType`` LIMIT, reduceOnly false, as in
+  its forceOrders example and on real accounts' order lists, Binance.Net issue 1456), so here
+  too, in REST and on the user stream: one ORDER_TRADE_UPDATE per fill, ``x`` CALCULATED, ``X``
+  PARTIALLY_FILLED then FILLED on the last, ``o``/``ot`` LIMIT (never LIQUIDATION: clients parse
+  ``o`` as an order type and reject it). An ADL counterparty's close is its own order
+  ``adl_autoclose``, LIMIT IOC, filled once with ``x`` CALCULATED. Their NEW updates are journaled
+  (allOrders lists them) but not pushed: Binance pushes the fills.
 * The history tables the REST endpoints read are registered here: ``order_updates`` (userTrades),
   ``liquidations`` and ``adl_records`` (forceOrders), ``algo_updates``.
 """
@@ -56,8 +59,14 @@ def price_or_zero(ins, units: int) -> str:
 
 
 # ---------------------------------------------------------------------- REST shapes
+def shown_type(order_type: str) -> str:
+    """The order type Binance shows: a liquidation order is a LIMIT order (module docstring)."""
+    return "LIMIT" if order_type == LIQUIDATION else order_type
+
+
 def order_json(ins, v: dict, ack: bool = False) -> dict:
     """GET/POST/DELETE /fapi/v1/order. ``ack``: the ACK reply (the order as accepted, before any fill)."""
+    liquidation = v["type"] == LIQUIDATION
     out = {
         "orderId": v["orderId"], "symbol": v["symbol"], "status": v["status"], "clientOrderId": v["clientOrderId"],
         "price": price_or_zero(ins, v["price"]), "avgPrice": avg(ins, v["avgPrice"]) if v["avgPrice"] else "0.00",
@@ -70,6 +79,8 @@ def order_json(ins, v: dict, ack: bool = False) -> dict:
         "selfTradePreventionMode": v["selfTradePreventionMode"], "goodTillDate": int(v.get("goodTillDate") or 0),
         "time": int(v["time"]), "updateTime": int(v["updateTime"]),
     }
+    if liquidation:
+        out.update(type="LIMIT", origType="LIMIT", reduceOnly=False)
     if v["origType"] == TRAILING:
         out["activatePrice"] = price_or_zero(ins, v.get("activatePrice") or 0)
         out["priceRate"] = rate_pct(v.get("priceRate") or 0)
@@ -123,6 +134,8 @@ def order_event(ins, u: OrderUpdate) -> dict:
          "ps": u.position_side, "cp": bool(u.close_position), "pP": bool(u.price_protect), "si": 0, "ss": 0,
          "rp": shapes.money(u.realized_profit), "V": u.stp_mode, "pm": "NONE", "gtd": 0,
          "er": _expire_reason(u.expire_reason)}
+    if u.order_type == LIQUIDATION:
+        o.update(o="LIMIT", ot="LIMIT", R=False)
     if u.commission:
         o["N"] = u.commission_asset
         o["n"] = shapes.money(u.commission)
@@ -145,8 +158,10 @@ def _expire_reason(reason) -> str:
 
 @user(OrderUpdate)
 def _order_update(service, u: OrderUpdate) -> Iterable:
-    if u.order_type == LIQUIDATION or u.account_id <= 0:
-        return []   # a liquidation reaches the user through its LiquidationRecord (module docstring)
+    if u.account_id <= 0:
+        return []
+    if u.execution_type == "NEW" and (u.order_type == LIQUIDATION or u.client_order_id == ADL_CLIENT_ID):
+        return []   # the venue's own closes are pushed as their fills (module docstring)
     ins = _ins(service, u.symbol)
     out = [(u.account_id, {"e": "ORDER_TRADE_UPDATE", "E": u.time, "T": u.trade_time or u.time,
                            "o": order_event(ins, u)})]
@@ -179,7 +194,8 @@ def _algo_update(service, a: AlgoUpdate) -> Iterable:
 
 
 def liquidation_order_id(ex, account_id: int, symbol: str, time: int) -> int:
-    """The id of the waterfall's book order for a liquidation at ``time`` (0 if none)."""
+    """The id of the waterfall's order for a liquidation at ``time`` (0 if none): for records
+    journaled before they carried it."""
     cid = f"autoclose-{time}"
     for o in reversed(ex.orders.orders.values()):
         if o.time < time:
@@ -189,43 +205,17 @@ def liquidation_order_id(ex, account_id: int, symbol: str, time: int) -> int:
     return 0
 
 
+def liquidation_order(ex, r) -> tuple[int, object]:
+    """A LiquidationRecord's (or a forceOrders row's) order id and the order itself (None if unknown)."""
+    get = r.get if isinstance(r, dict) else (lambda k, d=None: getattr(r, k, d))
+    oid = get("order_id") or liquidation_order_id(ex, get("account_id"), get("symbol"), get("time"))
+    return oid, ex.orders.orders.get(oid)
+
+
 def liquidation_price(r) -> int:
     """The liquidation order's limit: the bankruptcy price, else the execution price."""
     return r.bankruptcy_price or r.execution_price
 
 
-@user(LiquidationRecord)
-def _liquidation(service, r: LiquidationRecord) -> Iterable:
-    if r.account_id <= 0 or not r.qty:
-        return []
-
-    def build(ex):
-        ins = ex.clearing.instruments[r.symbol]
-        oid = liquidation_order_id(ex, r.account_id, r.symbol, r.time)
-        q = shapes.qty(ins, r.qty)
-        o = {"s": r.symbol, "c": f"autoclose-{r.time}", "S": r.side, "o": LIQUIDATION, "f": "IOC", "q": q,
-             "p": price_or_zero(ins, liquidation_price(r)), "ap": avg(ins, r.execution_price), "sp": "0",
-             "x": "CALCULATED", "X": "FILLED", "i": oid, "l": q, "z": q, "L": avg(ins, r.execution_price),
-             "T": r.time, "t": 0, "b": "0", "a": "0", "m": False, "R": False, "wt": "CONTRACT_PRICE",
-             "ot": LIQUIDATION, "ps": r.position_side, "cp": False, "pP": False, "si": 0, "ss": 0,
-             "rp": shapes.money(r.clearance_fee - r.loss), "V": "NONE", "pm": "NONE", "gtd": 0, "er": "0"}
-        return [(r.account_id, {"e": "ORDER_TRADE_UPDATE", "E": r.time, "T": r.time, "o": o})]
-    return service.read(build)
-
-
-@user(AdlRecord)
-def _adl(service, r: AdlRecord) -> Iterable:
-    if r.account_id <= 0 or not r.qty:
-        return []
-    ins = _ins(service, r.symbol)
-    q = shapes.qty(ins, r.qty)
-    p = shapes.price(ins, r.price)
-    o = {"s": r.symbol, "c": ADL_CLIENT_ID, "S": r.side, "o": "LIMIT", "f": "IOC", "q": q, "p": p, "ap": avg(ins, r.price),
-         "sp": "0", "x": "CALCULATED", "X": "FILLED", "i": r.order_id, "l": q, "z": q, "L": p, "T": r.time, "t": 0,
-         "b": "0", "a": "0", "m": False, "R": False, "wt": "CONTRACT_PRICE", "ot": "LIMIT", "ps": r.position_side,
-         "cp": False, "pP": False, "si": 0, "ss": 0, "rp": shapes.money(r.realized_pnl), "V": "NONE", "pm": "NONE",
-         "gtd": 0, "er": "0"}
-    return [(r.account_id, {"e": "ORDER_TRADE_UPDATE", "E": r.time, "T": r.time, "o": o})]
-
-
-__all__ = ["order_json", "algo_json", "avg", "quote", "liquidation_order_id", "liquidation_price"]
+__all__ = ["order_json", "algo_json", "avg", "quote", "liquidation_order", "liquidation_order_id",
+           "liquidation_price", "shown_type"]

@@ -74,6 +74,10 @@ def uvicorn_config(app, host: str, port: int, limits: ConnectionLimits | None = 
     limits = limits or ConnectionLimits()
     protocol = type("HeaderTimeoutH11", (HeaderTimeoutH11,), {"header_timeout": limits.header_timeout})
     kw.setdefault("log_level", "warning")
+    # Binance pings every 3 minutes and disconnects a client silent for 10 ("WebSocket Market Streams");
+    # a shorter keepalive with a binary payload broke nautilus_trader's pong
+    kw.setdefault("ws_ping_interval", 180)
+    kw.setdefault("ws_ping_timeout", 600)
     return uvicorn.Config(app, host=host, port=port, ws="websockets-sansio", lifespan="on", http=protocol,
                           timeout_keep_alive=limits.keep_alive, limit_concurrency=limits.max_concurrency,
                           proxy_headers=limits.forwarded_allow_ips is not None,

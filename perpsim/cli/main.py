@@ -131,6 +131,9 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
                                                help="Seconds a connection has to send its request headers (10)."),
           max_connections: int = typer.Option(None, "--max-connections",
                                               help="Concurrent connections and requests before 503 (2048)."),
+          history_days: float = typer.Option(None, "--history-days",
+                                             help="Days of market history before the venue's first start "
+                                                  "(klines, mark/index klines, funding; default 3, 0 for none)."),
           config: Path = typer.Option(None, "--config", help="A TOML file with any of these settings.")):
     """Serve Binance's USD-M REST and WebSocket API on a local venue."""
     from perpsim.cli.serve import load_config, run_serve
@@ -164,7 +167,8 @@ def serve(host: str = typer.Option(None, help="Address to bind (default 127.0.0.
     run_serve(pick(host, "host", "127.0.0.1"), int(pick(port, "port", 8080)), Path(dd) if dd else None,
               pick(admin_token, "admin_token", None), clock_kind, int(pick(seed, "seed", 42)),
               Path(rp) if rp else None, syms, not pick(no_time_check, "no_time_check", False),
-              limiter=limiter, limits=limits, webhook_policy=policy)
+              limiter=limiter, limits=limits, webhook_policy=policy,
+              history_days=float(pick(history_days, "history_days", 3)))
 
 
 @app.command()

@@ -23,9 +23,14 @@ def load_config(path: Path | None) -> dict:
 
 
 def build(data_dir: Path | None, clock: str, seed: int, replay: Path | None, symbols: tuple[str, ...],
-          check_time: bool = True, sync: str = "FULL"):
-    """The service and its venue, recovered from ``data_dir``; a demo account on a new venue."""
-    from perpsim.venue.index_feed import ReplayIndex, SyntheticIndex
+          check_time: bool = True, sync: str = "FULL", history_days: float = 3.0):
+    """The service and its venue, recovered from ``data_dir``; a demo account on a new venue.
+
+    The market's past (``history_days`` before the venue's first start, venue/past.py) is built
+    here: seeded synthetic bars, or the replayed data's first days."""
+    from perpsim.core.fixed import parse
+    from perpsim.venue.index_feed import START_PRICES, ReplayIndex, SyntheticIndex
+    from perpsim.venue.past import Past
     from perpsim.venue.service import ServiceSettings, VenueService
     from perpsim.venue.venue import Venue, default_data_dir
 
@@ -35,15 +40,35 @@ def build(data_dir: Path | None, clock: str, seed: int, replay: Path | None, sym
     unknown = [s for s in symbols if s not in instruments]
     if unknown:
         raise SystemExit(f"error: unknown symbols {', '.join(unknown)}; known: {', '.join(sorted(instruments))}")
-    start = int(time.time() * 1000) if clock == "wall" else venue.exchange.now
-    feed = ReplayIndex(replay, start, symbols) if replay else SyntheticIndex(instruments, symbols, seed, start)
+    if history_days < 0:
+        raise SystemExit("error: --history-days must be >= 0")
+    # the anchor: where the past ends and the live market starts (the venue's first start, kept)
+    now = int(time.time() * 1000) if clock == "wall" else venue.exchange.now
+    anchor = venue.exchange.settings.get("history_anchor") or now
+    days = venue.exchange.settings.get("history_days", history_days) if venue.exchange.settings.get(
+        "history_anchor") else history_days
+    span = int(float(days) * 86_400_000)
+    if replay:
+        feed = ReplayIndex(replay, anchor - span if span else anchor, symbols)
+        past = Past.from_samples({s: (list(t + feed.offset for t in ts), ps) for s, (ts, ps) in feed.series.items()},
+                                 anchor - span, anchor) if span else None
+    else:
+        feed = SyntheticIndex(instruments, symbols, seed, anchor)
+        past = Past.synthetic(instruments, symbols, seed, anchor, float(days),
+                              {s: parse(START_PRICES.get(s, "100")) for s in symbols}) if span else None
     service = VenueService(venue, feed, ServiceSettings(symbols=tuple(symbols), check_time=check_time))
+    service.past = past
+    service.history_setting = (anchor, days)
     return service, data_dir
 
 
 async def prepare(service) -> tuple[int, str, str]:
     """Prices at the start, and the demo account (created once, then reused)."""
     await service.start()
+    anchor, days = getattr(service, "history_setting", (None, None))
+    if anchor is not None and service.read(lambda ex: ex.settings.get("history_anchor")) is None:
+        await service.submit("set_setting", name="history_anchor", value=anchor)
+        await service.submit("set_setting", name="history_days", value=str(days))
     data_date = getattr(service.feed, "data_date", None)
     if data_date is not None and service.read(lambda ex: ex.clearing.bracket_date) is None:
         await service.submit("set_bracket_date", date=data_date)   # a replay of 2021 uses 2021's tables
@@ -66,7 +91,7 @@ async def prepare(service) -> tuple[int, str, str]:
 
 def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | None, clock: str, seed: int,
               replay: Path | None, symbols: tuple[str, ...], check_time: bool, limiter=None, limits=None,
-              webhook_policy=None) -> None:
+              webhook_policy=None, history_days: float = 3.0) -> None:
     import uvicorn
 
     from perpsim.binance.app import Server
@@ -76,7 +101,7 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
     # 1 ms rather than Python's default 5 ms, so a ping waits at most a few ms behind a heavy read
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     console = Console(soft_wrap=True)
-    service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time)
+    service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time, history_days=history_days)
     token = admin_token or secrets.token_hex(16)
     server = Server(service, token, limiter, webhook_policy=webhook_policy)
 
@@ -88,6 +113,8 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         console.print(f"  REST       http://{host}:{port}")
         console.print(f"  WebSocket  ws://{host}:{port}/ws  (also /stream, /public/*, /market/*, /private/*)")
         console.print(f"  data dir   {data_dir}")
+        if service.past is not None:
+            console.print(f"  history    {service.history_setting[1]} days before the venue's first start")
         console.print(f"  demo account {account_id}: API key {key}")
         console.print(f"                  secret  {secret}")
         console.print(f"  admin token  {token}  (header X-PERPSIM-ADMIN)")

@@ -159,8 +159,9 @@ class ClearingHouse:
             raise E.illegal_param("wallet", f"One of {', '.join(USER_WALLETS)}.")
         return kind  # type: ignore[return-value]
 
-    def _changed(self, account_id: int, w: Wallet, delta: int, reason: str, symbol: str = "", now: int = 0):
-        return BalanceChanged(account_id, w.key[0], w.asset, delta, w.balance, reason, symbol, now)
+    def _changed(self, account_id: int, w: Wallet, delta: int, reason: str, symbol: str = "", now: int = 0,
+                 trade_id: int = 0):
+        return BalanceChanged(account_id, w.key[0], w.asset, delta, w.balance, reason, symbol, now, trade_id)
 
     def deposit(self, account_id: int, kind: str, asset: str, amount: int, now: int = 0) -> list:
         """Test funds into any user wallet (the admin API's deposit)."""
@@ -363,7 +364,8 @@ class ClearingHouse:
 
     def apply_fill(self, account_id: int, symbol: str, side: str, qty: int, price: int, maker: bool,
                    position_side: str | None = None, now: int = 0, fee: bool = True,
-                   execution: str = "", release_isolated: bool = True) -> list:
+                   execution: str = "", release_isolated: bool = True, trade_id: int = 0,
+                   order_id: int = 0) -> list:
         """Settle one side of a fill: position, commission, realized PnL, isolated margin.
 
         Commission = notional x the account's maker/taker rate (FAQ 98488a51...), paid from
@@ -374,7 +376,8 @@ class ClearingHouse:
         isolated wallet plus its realized PnL, never a deficit [I]. The liquidation waterfall settles with
         ``fee=False`` (no commission on liquidation or ADL closes), an ``execution`` tag
         (LIQUIDATION, ADL, INSURANCE) and ``release_isolated=False`` (it distributes the
-        isolated wallet itself: clearance fee, insurance share, deficit).
+        isolated wallet itself: clearance fee, insurance share, deficit). ``trade_id`` and
+        ``order_id`` name the fill in its events (income's tradeId, userTrades).
         """
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
@@ -397,16 +400,16 @@ class ClearingHouse:
         commission = mul(mul(qty, price), acct.maker_rate if maker else acct.taker_rate) if fee else 0
         if commission:
             self.ledger.move(cross, self.venue_wallet(FEES, asset), commission)
-            events.append(self._changed(account_id, cross, -commission, "COMMISSION", symbol, now))
+            events.append(self._changed(account_id, cross, -commission, "COMMISSION", symbol, now, trade_id))
         if pos.wallet is None:
             if realized:
                 self.ledger.move(settlement, cross, realized)
-                events.append(self._changed(account_id, cross, realized, "REALIZED_PNL", symbol, now))
+                events.append(self._changed(account_id, cross, realized, "REALIZED_PNL", symbol, now, trade_id))
         else:
             iw = pos.wallet
             if realized:
                 self.ledger.move(settlement, iw, realized)
-                events.append(self._changed(account_id, iw, realized, "REALIZED_PNL", symbol, now))
+                events.append(self._changed(account_id, iw, realized, "REALIZED_PNL", symbol, now, trade_id))
             if closed and release_isolated:
                 if closed == q_before:
                     # closed in full: all of it returns to cross; a deficit stays for the insurance
@@ -422,7 +425,7 @@ class ClearingHouse:
                 self.ledger.move(cross, iw, im)
                 events.append(self._changed(account_id, iw, im, "ISOLATED_MARGIN", symbol, now))
         events.append(TradeSettled(account_id, symbol, side, ps, qty, price, commission, asset, realized, maker, now,
-                                   execution))
+                                   execution, trade_id, order_id))
         events.append(PositionChanged(account_id, symbol, ps, pos.qty, pos.entry_price,
                                       pos.wallet.balance if pos.wallet else 0, pos.isolated, now))
         return events

@@ -18,6 +18,7 @@ class BalanceChanged(NamedTuple):
     reason: str
     symbol: str = ""
     time: int = 0
+    trade_id: int = 0    # the fill a COMMISSION or REALIZED_PNL change belongs to (income's tradeId)
 
 
 class PositionChanged(NamedTuple):
@@ -46,6 +47,8 @@ class TradeSettled(NamedTuple):
     maker: bool
     time: int = 0
     execution: str = ""  # "", LIQUIDATION, ADL or INSURANCE (the insurance fund taking over)
+    trade_id: int = 0    # the fill's trade id (book fills, insurance takeovers and ADL closes alike)
+    order_id: int = 0    # the order it fills (0: the insurance fund's side of a takeover)
 
 
 class ConfigChanged(NamedTuple):
@@ -109,6 +112,7 @@ class LiquidationRecord(NamedTuple):
     wallet_after: int         # the futures (cross) wallet balance after
     partial: bool
     adl_counterparties: tuple  # ((account_id, position_side, qty), ...)
+    order_id: int = 0          # the liquidation order (client id autoclose-<ms>) every close filled
 
 
 class AdlRecord(NamedTuple):

@@ -55,8 +55,9 @@ class Result(NamedTuple):
 
 class ApiKey(NamedTuple):
     account_id: int
-    secret: str
+    secret: str                  # HMAC: the secret; RSA / ED25519: the public key (PEM)
     permissions: tuple[str, ...]
+    key_type: str = "HMAC"       # HMAC, RSA or ED25519 (Binance's API key types)
 
 
 class Exchange:
@@ -376,18 +377,22 @@ def _create_account(ex: Exchange, account_id: int | None = None, deposit: dict |
 
 
 @handler("create_api_key")
-def _create_api_key(ex: Exchange, account_id: int, api_key: str, secret: str, permissions: list | None = None):
+def _create_api_key(ex: Exchange, account_id: int, api_key: str, secret: str, permissions: list | None = None,
+                    key_type: str = "HMAC"):
     ex.clearing.account(account_id)
     perms = tuple(permissions or PERMISSIONS)
     if not isinstance(api_key, str) or not 16 <= len(api_key) <= 128 or not api_key.isalnum():
         raise E.illegal_param("apiKey")
-    if not isinstance(secret, str) or not 16 <= len(secret) <= 128:
+    if key_type not in ("HMAC", "RSA", "ED25519"):
+        raise E.illegal_param("keyType", "HMAC, RSA or ED25519.")
+    longest = 128 if key_type == "HMAC" else 4096      # an RSA or Ed25519 key keeps its public key (PEM)
+    if not isinstance(secret, str) or not 16 <= len(secret) <= longest:
         raise E.illegal_param("secret")
     if api_key in ex.api_keys:
         raise E.illegal_param("apiKey", "It is already in use.")
     if any(p not in PERMISSIONS for p in perms):
         raise E.illegal_param("permissions", f"Each one of {', '.join(PERMISSIONS)}.")
-    ex.api_keys[api_key] = ApiKey(account_id, secret, perms)
+    ex.api_keys[api_key] = ApiKey(account_id, secret, perms, key_type)
     return api_key, []
 
 

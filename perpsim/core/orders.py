@@ -701,12 +701,16 @@ class OrderManager:
                 m = orders[ev.maker_id]
                 t = orders[ev.taker_id]
                 px, q = ev.price, ev.qty
-                mev = ch.apply_fill(m.account_id, symbol, m.side, q, px, True, m.position_side, now)
+                tid = ev.trade_id
+                mev = ch.apply_fill(m.account_id, symbol, m.side, q, px, True, m.position_side, now,
+                                    trade_id=tid, order_id=m.order_id)
                 if t.type == LIQUIDATION:
                     tev = ch.apply_fill(t.account_id, symbol, t.side, q, px, False, t.position_side, now,
-                                        fee=False, execution=LIQUIDATION, release_isolated=False)
+                                        fee=False, execution=LIQUIDATION, release_isolated=False, trade_id=tid,
+                                        order_id=t.order_id)
                 else:
-                    tev = ch.apply_fill(t.account_id, symbol, t.side, q, px, False, t.position_side, now)
+                    tev = ch.apply_fill(t.account_id, symbol, t.side, q, px, False, t.position_side, now,
+                                        trade_id=tid, order_id=t.order_id)
                 events += mev
                 events += tev
                 touched.add(m.account_id)
@@ -732,6 +736,8 @@ class OrderManager:
                 events.append(md.on_trade(ev.trade_id, px, q, ev.taker_side == B.BUY, t.order_id, m.order_id, now))
             elif cls is B.OrderExpired:
                 o = orders[ev.order_id]
+                if o.type == LIQUIDATION:
+                    continue    # the waterfall goes on with the rest; finish_liquidation closes the order
                 o.status = EXPIRED_IN_MATCH if ev.reason == B.R_STP else EXPIRED
                 o.update_time = now
                 touched.add(o.account_id)
@@ -971,6 +977,59 @@ class OrderManager:
         self._after_match(symbol, touched, now, events, agg0)
         if md.last_price != last0:
             events += self._cascade(symbol, now)
+        return events
+
+    def next_trade_id(self, symbol: str) -> int:
+        """A trade id for a fill outside the book (insurance takeover, ADL), from the symbol's counter."""
+        bk = self.book(symbol)
+        bk.trade_id += 1
+        return bk.trade_id
+
+    def liquidation_fill(self, order_id: int, qty: int, price: int, settled, trade_id: int, now: int) -> OrderUpdate:
+        """A fill of a liquidation order outside the book: the insurance fund takes the rest over, or
+        an ADL counterparty closes it. The order is the one story of the liquidation (Binance shows
+        one liquidation order, ``autoclose-<ms>``, filled by whatever closed the position)."""
+        o = self.orders[order_id]
+        o.executed += qty
+        o.cum_quote += mul(qty, price)
+        o.qty = max(o.qty, o.executed)
+        o.update_time = now
+        o.status = FILLED if o.executed == o.qty else PARTIALLY_FILLED
+        return self._update(o, X_CALCULATED, now, qty, price, 0, trade_id, False, settled.realized_pnl,
+                            settled.commission_asset)
+
+    def finish_liquidation(self, order_id: int, events: list, now: int) -> None:
+        """Close a liquidation order once the waterfall is done with it: its quantity is what it closed
+        (FILLED), or it EXPIRED having closed nothing. Its updates in ``events`` are rewritten to tell
+        that one story: the final quantity everywhere, every fill PARTIALLY_FILLED but the last."""
+        o = self.orders[order_id]
+        if o.executed and o.executed != o.qty:
+            o.qty = o.executed
+        if o.status != FILLED:
+            o.status = FILLED if o.executed else EXPIRED
+            o.update_time = now
+            self._close(o, events, now)
+        idx = [i for i, e in enumerate(events) if e.__class__ is OrderUpdate and e.order_id == order_id]
+        fills = [i for i in idx if events[i].execution_type == X_CALCULATED]
+        for i in idx:
+            status = events[i].order_status
+            if i in fills:
+                status = o.status if i == fills[-1] else PARTIALLY_FILLED
+            events[i] = events[i]._replace(orig_qty=o.qty, order_status=status)
+        if not o.executed:
+            events.append(self._update(o, X_EXPIRED, now))
+
+    def adl_order(self, order_id: int, account_id: int, symbol: str, side: str, position_side: str, qty: int,
+                  price: int, settled, trade_id: int, now: int) -> list:
+        """The order of an ADL close (client id ``adl_autoclose``, as Binance names it): a LIMIT IOC at the
+        bankruptcy price, FILLED by the close; its updates are NEW and one CALCULATED fill."""
+        o = Order(order_id, symbol, account_id, "adl_autoclose", side, LIMIT, "IOC", qty, price, False, True,
+                  position_side, "NONE", now)
+        self.orders[order_id] = o
+        events = [self._update(o, X_NEW, now)]
+        o.executed, o.cum_quote, o.status, o.update_time = qty, mul(qty, price), FILLED, now
+        events.append(self._update(o, X_CALCULATED, now, qty, price, 0, trade_id, False, settled.realized_pnl,
+                                   settled.commission_asset))
         return events
 
     # ------------------------------------------------------------------ cancel / modify

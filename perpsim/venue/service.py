@@ -48,6 +48,12 @@ class ServiceSettings:
     extra: dict = field(default_factory=dict)
 
 
+def hold_setting(symbol: str) -> str:
+    """The venue setting that holds a symbol's index at the operator's price (POST /admin/v1/price):
+    while it is set, the index feed does not move that symbol; releasing it resumes the feed."""
+    return f"operator_hold:{symbol}"
+
+
 class VenueService:
     def __init__(self, venue: Venue, feed=None, settings: ServiceSettings | None = None):
         self.venue = venue
@@ -204,7 +210,10 @@ class VenueService:
         """Submit the feed's index price of every symbol at ``t``, then the market maker's quotes."""
         if self.feed is not None:
             venues = getattr(self.feed, "constituents_at", None)
+            held = self.read(lambda ex: {s for s in self.settings.symbols if ex.settings.get(hold_setting(s))})
             for symbol in self.settings.symbols:
+                if symbol in held:
+                    continue      # the operator's price is the index until released
                 if venues is not None:
                     constituents = venues(symbol, t)
                     if constituents:

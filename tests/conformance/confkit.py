@@ -181,7 +181,7 @@ def events(msg) -> list[dict]:
 
 
 def is_liquidation_update(msg) -> bool:
-    return any(e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["o"] == "LIQUIDATION" and e["o"]["X"] == "FILLED"
+    return any(e.get("e") == "ORDER_TRADE_UPDATE" and e["o"]["c"].startswith("autoclose-") and e["o"]["X"] == "FILLED"
                and e["o"]["s"] == SYMBOL for e in events(msg))
 
 

@@ -139,7 +139,7 @@ def test_05_liquidation(s):
     um = s.um
     assert s.venue.bot_position_amt() == D(FILL_QTY), "no long to liquidate (the fill step failed)"
     s.venue.crash()
-    msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
+    msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE of the liquidation (autoclose-)")
     o = events(msg)[0]["o"]
     assert o["S"] == "SELL" and D(o["z"]) == D(FILL_QTY) and o["x"] in ("CALCULATED", "TRADE")
     s.user.wait(lambda m: any(e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "ORDER" and

@@ -192,7 +192,7 @@ def test_05_liquidation(s):
     r = s.rest
     assert s.venue.bot_position_amt() == D(FILL_QTY), "no long to liquidate (the fill step failed)"
     s.venue.crash()
-    msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE o=LIQUIDATION")
+    msg = s.user.wait(is_liquidation_update, 15, "ORDER_TRADE_UPDATE of the liquidation (autoclose-)")
     assert events(msg)[0]["o"]["S"] == "SELL" and D(events(msg)[0]["o"]["z"]) == D(FILL_QTY)
     s.user.wait(lambda m: any(e.get("e") == "ACCOUNT_UPDATE" and e["a"]["m"] == "ORDER" and
                               any(p["s"] == SYMBOL and D(p["pa"]) == 0 for p in e["a"]["P"]) for e in events(m)),

@@ -146,7 +146,8 @@ async def account_v2(ctx):
 async def balance(ctx):
     """Futures balances per asset."""
     acc = ctx.service.read(lambda ex: _account(ex, ctx.account_id, True))
-    return [{"accountAlias": "SgsR", "asset": a["asset"], "balance": a["walletBalance"],
+    alias = account_alias(ctx.account_id)
+    return [{"accountAlias": alias, "asset": a["asset"], "balance": a["walletBalance"],
              "crossWalletBalance": a["crossWalletBalance"], "crossUnPnl": a["crossUnPnl"],
              "availableBalance": a["availableBalance"], "maxWithdrawAmount": a["maxWithdrawAmount"],
              "marginAvailable": True, "updateTime": a["updateTime"]} for a in acc["assets"]]
@@ -276,6 +277,40 @@ async def account_config(ctx):
     hedge = ctx.service.read(lambda ex: ex.clearing.account(ctx.account_id).hedge_mode)
     return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "dualSidePosition": hedge,
             "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1}
+
+
+@endpoint("GET", "/fapi/v1/multiAssetsMargin", SIGNED, weight=30)
+async def get_multi_assets_margin(ctx):
+    """The asset mode: always single-asset here (every contract is margined in its own asset)."""
+    ctx.service.read(lambda ex: ex.clearing.account(ctx.account_id))
+    return {"multiAssetsMargin": False}
+
+
+@endpoint("POST", "/fapi/v1/multiAssetsMargin", SIGNED, permission="TRADE",
+          params=(Param("multiAssetsMargin", required=True, enum=("true", "false")),))
+async def change_multi_assets_margin(ctx):
+    """Switch the asset mode. Single-asset mode is the only one: asking for it again gets Binance's
+    -4171; asking for Multi-Assets mode is refused (-1130: the venue has no mode to switch to)."""
+    multi = ctx.params.bool("multiAssetsMargin")
+    if multi is None:
+        raise VenueError(-1102, "Mandatory parameter 'multiAssetsMargin' was not sent, was empty/null, or malformed.")
+    ctx.service.read(lambda ex: ex.clearing.account(ctx.account_id))
+    if not multi:
+        raise VenueError(-4171, "Adjusted asset mode is currently set and does not need to be adjusted repeatedly.")
+    raise VenueError(-1130, "Data sent for parameter 'multiAssetsMargin' is not valid: "
+                            "this venue offers the single-asset mode only.")
+
+
+def account_alias(account_id: int) -> str:
+    """A per-account alias in Binance's shape (four letters and digits, like "SgsR"), derived from the id
+    so that it is stable across restarts and distinct between accounts."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    n = (account_id * 2654435761 + 97) % (62 ** 4)     # a bijection on [0, 62^4): distinct ids, distinct aliases
+    out = ""
+    for _ in range(4):
+        n, r = divmod(n, 62)
+        out += alphabet[r]
+    return out
 
 
 # ---------------------------------------------------------------------- user data stream keys

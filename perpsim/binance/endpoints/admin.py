@@ -12,6 +12,8 @@ from perpsim.core.fixed import parse
 
 from ..params import ascii_int
 from ..routes import ADMIN, endpoint
+from perpsim.venue.service import hold_setting
+
 from .common import run
 
 
@@ -49,16 +51,35 @@ def _str(doc: dict, key: str) -> str:
     return v
 
 
-async def new_api_key(ctx, account_id: int, permissions=None) -> tuple[str, str]:
-    api_key, secret = secrets.token_hex(32), secrets.token_hex(32)
+async def new_api_key(ctx, account_id: int, permissions=None, doc: dict | None = None) -> dict:
+    """An API key of the kind asked ({"keyType": "HMAC" | "RSA" | "ED25519"}, default HMAC). An RSA or
+    Ed25519 key takes the caller's {"publicKey": PEM}, or the venue generates a pair and returns the
+    private key once (it keeps only the public key)."""
+    from ..key_types import HMAC, KEY_TYPES, load_public_key, new_key_pair, public_pem
+    doc = doc or {}
+    key_type = doc.get("keyType", HMAC)
+    if key_type not in KEY_TYPES:
+        raise VenueError(-1130, "Data sent for parameter 'keyType' is not valid: HMAC, RSA or ED25519.")
+    api_key = secrets.token_hex(32)
+    out = {"apiKey": api_key, "keyType": key_type}
+    if key_type == HMAC:
+        secret = secrets.token_hex(32)
+        out["secretKey"] = secret
+    elif doc.get("publicKey") is not None:
+        secret = public_pem(load_public_key(key_type, doc["publicKey"]))
+        out["publicKey"] = secret
+    else:
+        private, secret = new_key_pair(key_type)
+        out.update(publicKey=secret, privateKey=private)
     await run(ctx, "create_api_key", account_id=account_id, api_key=api_key, secret=secret,
-              permissions=list(permissions) if permissions else None)
-    return api_key, secret
+              permissions=list(permissions) if permissions else None, key_type=key_type)
+    return out
 
 
 @endpoint("POST", "/admin/v1/accounts", ADMIN)
 async def create_account(ctx):
-    """Create an account with an API key; optional {"deposit": {"USDT": "10000"}} into its futures wallet."""
+    """Create an account with an API key; optional {"deposit": {"USDT": "10000"}} into its futures wallet,
+    {"keyType": "RSA" | "ED25519", "publicKey": PEM} for an RSA or Ed25519 key (see /admin/v1/apiKeys)."""
     doc = ctx.body_json
     deposit = doc.get("deposit") or {}
     if not isinstance(deposit, dict):
@@ -67,17 +88,32 @@ async def create_account(ctx):
     permissions = doc.get("permissions")
     if permissions is not None and not (isinstance(permissions, list) and all(isinstance(p, str) for p in permissions)):
         raise VenueError(-1130, "Data sent for parameter 'permissions' is not valid.")
+    _check_key_doc(doc)
     r = await run(ctx, "create_account", deposit=amounts)
-    api_key, secret = await new_api_key(ctx, r.reply, permissions)
-    return {"accountId": r.reply, "apiKey": api_key, "secretKey": secret}
+    return {"accountId": r.reply, **await new_api_key(ctx, r.reply, permissions, doc)}
+
+
+def _check_key_doc(doc: dict) -> None:
+    """Refuse a bad keyType or publicKey before anything is created."""
+    from ..key_types import HMAC, KEY_TYPES, load_public_key
+    key_type = doc.get("keyType", HMAC)
+    if key_type not in KEY_TYPES:
+        raise VenueError(-1130, "Data sent for parameter 'keyType' is not valid: HMAC, RSA or ED25519.")
+    if doc.get("publicKey") is not None:
+        if key_type == HMAC:
+            raise VenueError(-1130, "Data sent for parameter 'publicKey' is not valid: an HMAC key has none.")
+        load_public_key(key_type, doc["publicKey"])
 
 
 @endpoint("POST", "/admin/v1/apiKeys", ADMIN)
 async def create_api_key(ctx):
-    """Another API key for an account, with permissions (READ, TRADE, TRANSFER)."""
+    """Another API key for an account, with permissions (READ, TRADE, TRANSFER) and a kind:
+    {"keyType": "HMAC"} (default: returns secretKey), {"keyType": "RSA" | "ED25519"} with the caller's
+    "publicKey" (PEM), or without one: the venue generates the pair and returns "privateKey" (PEM) once."""
     doc = ctx.body_json
-    api_key, secret = await new_api_key(ctx, _account(ctx, doc), doc.get("permissions"))
-    return {"apiKey": api_key, "secretKey": secret}
+    account_id = _account(ctx, doc)
+    _check_key_doc(doc)
+    return await new_api_key(ctx, account_id, doc.get("permissions"), doc)
 
 
 async def _test_funds(ctx, kind: str) -> dict:
@@ -109,20 +145,33 @@ async def fund_insurance(ctx):
 
 @endpoint("POST", "/admin/v1/price", ADMIN)
 async def set_price(ctx):
-    """{"symbol", "price"} sets every index constituent; {"symbol", "wick": {"pct", "downMs", "upMs"}} runs a wick."""
+    """{"symbol", "price"} sets every index constituent and holds the index there: the index feed
+    no longer moves it until {"symbol", "release": true} (then the feed's own path resumes);
+    "hold": false sets the price once and lets the feed go on. {"symbol", "wick": {"pct", "downMs",
+    "upMs"}} runs a wick on whatever price is set (held or fed)."""
     doc = ctx.body_json
     symbol = _str(doc, "symbol")
-    if "wick" in doc:
+    if doc.get("release") is True:
+        if symbol not in ctx.service.read(lambda ex: ex.clearing.instruments):
+            raise VenueError(-1121, "Invalid symbol.")
+        await run(ctx, "set_setting", name=hold_setting(symbol), value=None)
+        await ctx.service.tick_prices(ctx.service.now())
+    elif "wick" in doc:
         w = doc["wick"]
         if not isinstance(w, dict):
             raise VenueError(-1130, "Data sent for parameter 'wick' is not valid.")
         await run(ctx, "wick", symbol=symbol, pct=_amount(w, "pct", positive=False), down_ms=_int(w, "downMs"),
                   up_ms=_int(w, "upMs"))
     else:
+        hold = doc.get("hold", True)
+        if not isinstance(hold, bool):
+            raise VenueError(-1130, "Data sent for parameter 'hold' is not valid: true or false.")
         await run(ctx, "set_index", symbol=symbol, price=_amount(doc, "price"))
+        await run(ctx, "set_setting", name=hold_setting(symbol), value=True if hold else None)
     mark = ctx.service.read(lambda ex: ex.clearing.mark(symbol))
+    held = bool(ctx.service.read(lambda ex: ex.settings.get(hold_setting(symbol))))
     from perpsim.core.fixed import fmt_plain
-    return {"symbol": symbol, "markPrice": fmt_plain(mark)}
+    return {"symbol": symbol, "markPrice": fmt_plain(mark), "held": held}
 
 
 @endpoint("POST", "/admin/v1/clock", ADMIN)

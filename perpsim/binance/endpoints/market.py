@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from perpsim.core import book as B
 from perpsim.core.errors import VenueError
-from perpsim.core.fixed import fmt
-from perpsim.core.marketdata import HOUR, INTERVALS
+from perpsim.core.fixed import fmt, round_div
+from perpsim.core.marketdata import HOUR, INTERVALS, bar_close
 from perpsim.core.price_klines import INDEX, MARK
+from perpsim.venue import bars as kline_bars
 
 from .. import shapes
 from .. import translate_market  # noqa: F401  (registers the market streams)
@@ -200,26 +201,29 @@ async def agg_trades(ctx):
 # ---------------------------------------------------------------------- klines
 def _trade_klines(ctx, symbol: str) -> list:
     iv, start, end, limit = _kline_args(ctx)
+    now = _now(ctx)
+    past = getattr(ctx.service, "past", None)
 
     def build(ex):
         ins = ex.clearing.instruments[symbol]
-        md = ex.orders.market.get(symbol)
-        bars = md.klines(iv, start, end, limit) if md is not None else []
-        return [[k.open_time, shapes.price(ins, k.open), shapes.price(ins, k.high), shapes.price(ins, k.low),
-                 shapes.price(ins, k.close), shapes.qty(ins, k.volume), k.close_time, shapes.plain(k.quote_volume),
-                 k.count, shapes.qty(ins, k.taker_buy_volume), shapes.plain(k.taker_buy_quote_volume), "0"]
-                for k in bars]
+        bars = kline_bars.window(kline_bars.trade_sources(ex, past, symbol, iv), iv, start, end, limit, now,
+                                 kline_bars.trade_flat)
+        return [[b[0], shapes.price(ins, b[1]), shapes.price(ins, b[2]), shapes.price(ins, b[3]),
+                 shapes.price(ins, b[4]), shapes.qty(ins, b[5]), bar_close(iv, b[0]), shapes.plain(b[6]),
+                 b[7], shapes.qty(ins, b[8]), shapes.plain(b[9]), "0"] for b in bars]
     return ctx.service.read(build)
 
 
 def _price_klines(ctx, symbol: str, kind: str) -> list:
     iv, start, end, limit = _kline_args(ctx)
+    now = _now(ctx)
+    past = getattr(ctx.service, "past", None)
 
     def build(ex):
-        pk = ex.__dict__.get("price_klines")
-        bars = pk.klines(symbol, kind, iv, start, end, limit) if pk is not None else []
-        return [[t, shapes.money(o), shapes.money(h), shapes.money(lo), shapes.money(c), "0", ct, "0", n,
-                 "0", "0", "0"] for t, o, h, lo, c, ct, n in bars]
+        bars = kline_bars.window(kline_bars.price_sources(ex, past, symbol, kind, iv), iv, start, end, limit, now,
+                                 kline_bars.price_flat)
+        return [[b[0], shapes.money(b[1]), shapes.money(b[2]), shapes.money(b[3]), shapes.money(b[4]), "0",
+                 bar_close(iv, b[0]), "0", b[5], "0", "0", "0"] for b in bars]
     return ctx.service.read(build)
 
 
@@ -269,13 +273,20 @@ async def funding_rate(ctx):
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     newest = start is None and end is None
     order = "time DESC, seq DESC" if newest else "time, seq"
-    rows = await ctx.service.query(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
-                                   f"ORDER BY {order} LIMIT ?", (*args, limit))
+    found = await ctx.service.query(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
+                                    f"ORDER BY {order} LIMIT ?", (*args, limit))
     if newest:
-        rows.reverse()
+        found.reverse()
+    rows = [(r["symbol"], r["funding_rate"], r["mark_price"], r["time"]) for r in found]
     instruments = ctx.service.read(lambda ex: set(ex.clearing.instruments))
-    return [{"symbol": r["symbol"], "fundingRate": shapes.rate(r["funding_rate"]), "fundingTime": r["time"],
-             "markPrice": shapes.money(r["mark_price"])} for r in rows if r["symbol"] in instruments]
+    past = getattr(ctx.service, "past", None)
+    if past is not None:     # the settlements of the venue's past come first (venue/past.py)
+        old = sorted((t, s, r, mp) for s in ([symbol] if symbol else sorted(past.series))
+                     for t, r, mp in past.funding(s) if (start is None or t >= start) and (end is None or t <= end))
+        merged = [(s, r, mp, t) for t, s, r, mp in old] + rows
+        rows = merged[-limit:] if newest else merged[:limit]
+    return [{"symbol": s, "fundingRate": shapes.rate(r), "fundingTime": t, "markPrice": shapes.money(mp)}
+            for s, r, mp, t in rows if s in instruments]
 
 
 @endpoint("GET", "/fapi/v1/fundingInfo")
@@ -293,11 +304,18 @@ async def funding_info(ctx):
 
 
 # ---------------------------------------------------------------------- tickers
+def _mark(ex, symbol: str) -> int:
+    m = ex.markets.get(symbol)
+    return getattr(m, "mark", 0) or 0 if m is not None else 0
+
+
 def _last_price(ex, symbol: str) -> dict:
+    """The last trade's price; before a symbol's first trade, its mark price (our choice, as its klines)."""
     ins = ex.clearing.instruments[symbol]
     md = ex.orders.market.get(symbol)
-    return {"symbol": symbol, "price": shapes.price(ins, md.last_price if md else 0),
-            "time": (md.last_time if md and md.last_time else ex.now)}
+    traded = md is not None and md.last_price
+    return {"symbol": symbol, "price": shapes.price(ins, md.last_price if traded else _mark(ex, symbol)),
+            "time": (md.last_time if traded and md.last_time else ex.now)}
 
 
 @endpoint("GET", ("/fapi/v1/ticker/price", "/fapi/v2/ticker/price"), weight=weight_by_symbol(1, 2),
@@ -307,13 +325,24 @@ async def ticker_price(ctx):
     return _one_or_all(ctx, _last_price)
 
 
-def _ticker_24h(ex, symbol: str, now: int) -> dict:
+def _ticker_24h(ex, symbol: str, now: int, past=None) -> dict:
     ins = ex.clearing.instruments[symbol]
     md = ex.orders.market.get(symbol)
     if md is None:
         from perpsim.core.marketdata import MarketData
         md = MarketData(symbol)   # a throwaway: no trades yet
     t = md.ticker_24h(now)
+    if not md.last_price:         # never traded: the day's mark bars, no volume (as its klines)
+        bars = kline_bars.window(kline_bars.trade_sources(ex, past, symbol, "1m"), "1m", now - 24 * HOUR + 1,
+                                 None, 1440, now, kline_bars.trade_flat)
+        last = _mark(ex, symbol) or (bars[-1][4] if bars else 0)
+        if bars:
+            o, hi, lo = bars[0][1], max(b[2] for b in bars), min(b[3] for b in bars)
+            t = t._replace(open_price=o, high_price=max(hi, last), low_price=min(lo, last), last_price=last,
+                           price_change=last - o,
+                           price_change_percent=round_div((last - o) * 100 * 10**8, o) if o else 0)
+        else:
+            t = t._replace(last_price=last)
     return {"symbol": symbol, "priceChange": shapes.price(ins, t.price_change),
             "priceChangePercent": fmt(t.price_change_percent, 3),
             "weightedAvgPrice": shapes.price(ins, t.weighted_avg_price), "lastPrice": shapes.price(ins, t.last_price),
@@ -327,7 +356,9 @@ def _ticker_24h(ex, symbol: str, now: int) -> dict:
 @endpoint("GET", "/fapi/v1/ticker/24hr", weight=weight_by_symbol(1, 40), params=(SYMBOL_OPT,))
 async def ticker_24hr(ctx):
     """Rolling 24 h statistics: an object with symbol, an array without."""
-    return _one_or_all(ctx, lambda ex, s: _ticker_24h(ex, s, ex.now))
+    past = getattr(ctx.service, "past", None)
+    now = _now(ctx)
+    return _one_or_all(ctx, lambda ex, s: _ticker_24h(ex, s, now, past))
 
 
 # ---------------------------------------------------------------------- open interest, insurance

@@ -20,7 +20,8 @@ from perpsim.core.triggers import ALGO_TYPES
 from .. import shapes
 from ..params import Params, ascii_int, invalid, mandatory
 from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, Param, endpoint
-from ..translate_orders import (ADL_CLIENT_ID, algo_json, avg, liquidation_order_id, liquidation_price, order_json,
+from ..translate_orders import (ADL_CLIENT_ID, algo_json, avg, liquidation_order,
+                                liquidation_price, order_json,
                                 quote)
 from .common import instrument, run, time_bounds
 
@@ -676,44 +677,16 @@ async def income(ctx):
     else:   # the newest rows, ascending: page 1 is the last ``limit`` of them
         stop = len(rows) - (page - 1) * limit
         rows = rows[max(0, stop - limit):stop] if stop > 0 else []
-    trade_ids = await _income_trade_ids(ctx, rows)
+    trade_ids = _income_trade_ids(ctx, rows)
     return [{"symbol": r["symbol"] or "", "incomeType": _INCOME_OF[r["reason"]], "income": shapes.money(r["delta"]),
              "asset": r["asset"], "info": _INCOME_OF[r["reason"]], "time": r["time"], "tranId": r["_rowid"],
              "tradeId": trade_ids.get(r["_rowid"], "")} for r in rows]
 
 
-async def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
-    """tradeId of COMMISSION and REALIZED_PNL rows: a command's fills of one account and symbol
-    settle in order, each writing its commission and realized PnL rows (when not zero) and its
-    order update, so the n-th such row of a command is the n-th fill with that amount not zero
-    (checked by value; a close without a fill of its own, an insurance takeover or ADL, has none)."""
-    wanted = [r for r in rows if r["reason"] in ("COMMISSION", "REALIZED_PNL")]
-    if not wanted:
-        return {}
-    seqs = sorted({r["seq"] for r in wanted})
-    out: dict[int, str] = {}
-    for i in range(0, len(seqs), 500):
-        chunk = seqs[i:i + 500]
-        marks = ", ".join("?" * len(chunk))
-        args = (ctx.account_id, *chunk)
-        fills = await _sql(ctx, f"SELECT seq, symbol, trade_id, commission, realized_profit FROM order_updates "
-                          f"WHERE account_id = ? AND seq IN ({marks}) AND execution_type IN ('TRADE', 'CALCULATED') "
-                          f"ORDER BY seq, rowid", args)
-        changes = await _sql(ctx, f"SELECT rowid AS _rowid, seq, symbol, reason, delta FROM balance_changes "
-                            f"WHERE account_id = ? AND seq IN ({marks}) AND reason IN ('COMMISSION', 'REALIZED_PNL') "
-                            f"ORDER BY seq, rowid", args)
-        queues: dict[tuple, list] = {}
-        for f in fills:
-            if f["commission"]:
-                queues.setdefault((f["seq"], f["symbol"], "COMMISSION"), []).append((-f["commission"], f["trade_id"]))
-            if f["realized_profit"]:
-                queues.setdefault((f["seq"], f["symbol"], "REALIZED_PNL"), []).append(
-                    (f["realized_profit"], f["trade_id"]))
-        for c in changes:
-            q = queues.get((c["seq"], c["symbol"], c["reason"]))
-            if q and q[0][0] == c["delta"]:
-                out[c["_rowid"]] = str(q.pop(0)[1])
-    return out
+def _income_trade_ids(ctx, rows: list[dict]) -> dict[int, str]:
+    """tradeId of COMMISSION and REALIZED_PNL rows: the fill's trade id, carried by the balance change."""
+    return {r["_rowid"]: str(r["trade_id"]) for r in rows
+            if r["reason"] in ("COMMISSION", "REALIZED_PNL") and r.get("trade_id")}
 
 
 @endpoint("GET", "/fapi/v1/positionMargin/history", SIGNED, weight=1,
@@ -766,29 +739,24 @@ async def force_orders(ctx):
                                                default_days=None)]
     rows.sort(key=lambda kr: (kr[1]["time"], kr[1]["seq"], kr[1]["_rowid"]))
     rows = rows[-limit:]
-    # the waterfall's book orders, by their client id, from this account's own order rows
-    cids = sorted({f"autoclose-{r['time']}" for k, r in rows if k == "LIQUIDATION"})
-    book_ids: dict[tuple, int] = {}
-    if cids and ctx.service.venue.history is not None:
-        marks = ", ".join("?" * len(cids))
-        for o in await _sql(ctx, f"SELECT symbol, client_order_id, order_id FROM order_updates WHERE account_id = ? "
-                                 f"AND execution_type = 'NEW' AND client_order_id IN ({marks})",
-                            (ctx.account_id, *cids)):
-            book_ids.setdefault((o["symbol"], o["client_order_id"]), o["order_id"])
 
     def build(ex):
         out = []
         for k, r in rows:
             ins = ex.clearing.instruments[r["symbol"]]
-            if k == "LIQUIDATION":
-                oid = book_ids.get((r["symbol"], f"autoclose-{r['time']}"))
-                if oid is None:
-                    oid = liquidation_order_id(ex, ctx.account_id, r["symbol"], r["time"]) if not cids or \
-                        ctx.service.venue.history is None else 0
+            if k == "LIQUIDATION":    # the liquidation order itself: the same figures as GET /fapi/v1/order
+                oid, o = liquidation_order(ex, dict(r, account_id=ctx.account_id))
+                if o is not None:
+                    out.append(_force_row(ins, order_json(ins, o.view())))
+                    continue
                 cid, limit_px, px = f"autoclose-{r['time']}", r["bankruptcy_price"] or r["execution_price"], \
                     r["execution_price"]
             else:
                 oid, cid, limit_px, px = r["order_id"], ADL_CLIENT_ID, r["price"], r["price"]
+                o = ex.orders.orders.get(oid)
+                if o is not None:
+                    out.append(_force_row(ins, order_json(ins, o.view())))
+                    continue
             q = shapes.qty(ins, r["qty"])
             out.append({"orderId": oid, "symbol": r["symbol"], "status": "FILLED", "clientOrderId": cid,
                         "price": shapes.price(ins, limit_px), "avgPrice": avg(ins, px), "origQty": q,
@@ -798,6 +766,18 @@ async def force_orders(ctx):
                         "origType": "LIMIT", "time": r["time"], "updateTime": r["time"]})
         return out
     return ctx.service.read(build)
+
+
+_FORCE_KEYS = ("orderId", "symbol", "status", "clientOrderId", "price", "avgPrice", "origQty", "executedQty",
+               "cumQuote", "timeInForce", "type", "reduceOnly", "closePosition", "side", "positionSide", "stopPrice",
+               "workingType", "origType", "time", "updateTime")
+
+
+def _force_row(ins, order: dict) -> dict:
+    """A forceOrders row: Binance's fields of the order (its forceOrders example)."""
+    row = {k: order[k] for k in _FORCE_KEYS}
+    row["reduceOnly"] = False
+    return row
 
 
 _ADL_CACHE: dict = {}

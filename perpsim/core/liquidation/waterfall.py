@@ -135,6 +135,7 @@ class Liquidator:
         # liquidation_order: one IOC at the bankruptcy price, partial or full
         qty = self.partial_qty(acct, pos) if self._partial_allowed(pos) else total
         book_evs = ex.liquidation_order(acct.id, symbol, close_side, ps, qty, limit)
+        oid = book_evs[0].order_id          # its NEW update comes first
         events += book_evs
         fills = [e for e in book_evs if isinstance(e, TradeSettled) and e.account_id == acct.id]
         book_qty = sum(e.qty for e in fills)
@@ -166,13 +167,13 @@ class Liquidator:
                 exec_price = _to_tick(self._bankruptcy(acct, pos) or limit, ins.tick_size, up=long)
             rest = abs(pos.qty)
             if self.fund_can_take(fund, symbol, pos.qty, exec_price):
-                evs, _ = self.insurance_takeover(acct, pos, fund, rest, exec_price)
+                evs, _ = self.insurance_takeover(acct, pos, fund, rest, exec_price, oid)
                 insurance_qty = rest
             else:
-                evs, r, counterparties = self.auto_deleverage(acct, pos, rest, exec_price)
+                evs, r, counterparties = self.auto_deleverage(acct, pos, rest, exec_price, oid)
                 adl_qty = rest - r
                 if r:  # the queue ran dry: the fund takes what is left [I]
-                    more, _ = self.insurance_takeover(acct, pos, fund, r, exec_price)
+                    more, _ = self.insurance_takeover(acct, pos, fund, r, exec_price, oid)
                     evs += more
                     insurance_qty = r
             events += evs
@@ -181,13 +182,14 @@ class Liquidator:
         if insurance_qty or adl_qty:  # positions moved outside the book: the order layer follows
             for other in sorted({acct.id, ex.insurance_account(asset)} | {c[0] for c in counterparties}):
                 events += ex.orders.on_position_change(other, symbol, now)
+        ex.orders.finish_liquidation(oid, events, now)
         closed = book_qty + insurance_qty + adl_qty
         avg = (book_value + mul(insurance_qty + adl_qty, exec_price)) * SCALE // closed if closed else limit
         record = LiquidationRecord(
             now, acct.id, symbol, close_side, ps, "ISOLATED" if pos.wallet is not None else "CROSSED",
             fig.leverage, fig.entry_price, fig.mark_price, fig.liquidation_price, fig.bankruptcy_price, avg,
             closed, book_qty, insurance_qty, adl_qty, fee - realized, fee, fund_wallet.balance - fund_before,
-            ch.balance(acct.id, FUTURES, asset), partial, tuple(counterparties))
+            ch.balance(acct.id, FUTURES, asset), partial, tuple(counterparties), oid)
         events.append(record)
         return events, partial
 
@@ -252,18 +254,25 @@ class Liquidator:
         cap = mul(max(0, f.margin_balance), setting(self.ex, "insurance_capacity_ratio"))
         return notional(after, ch.mark(symbol) or price) <= cap
 
-    def insurance_takeover(self, acct, pos: Position, fund: int, qty: int, price: int) -> tuple[list, int]:
-        ch, now = self.ch, self.ex.now
+    def insurance_takeover(self, acct, pos: Position, fund: int, qty: int, price: int,
+                           order_id: int) -> tuple[list, int]:
+        """The fund takes ``qty`` over at ``price``: a fill of the liquidation order ``order_id``."""
+        ch, now, orders = self.ch, self.ex.now, self.ex.orders
         side = "SELL" if pos.qty > 0 else "BUY"
+        tid = orders.next_trade_id(pos.symbol)
         events = ch.apply_fill(acct.id, pos.symbol, side, qty, price, False, pos.side, now, fee=False,
-                               execution="LIQUIDATION", release_isolated=False)
+                               execution="LIQUIDATION", release_isolated=False, trade_id=tid, order_id=order_id)
+        settled = events[-2]
         events += ch.apply_fill(fund, pos.symbol, "BUY" if side == "SELL" else "SELL", qty, price, True, None, now,
-                                fee=False, execution="INSURANCE")
+                                fee=False, execution="INSURANCE", trade_id=tid)
+        events.append(orders.liquidation_fill(order_id, qty, price, settled, tid, now))
         return events, 0
 
-    def auto_deleverage(self, acct, pos: Position, qty: int, price: int) -> tuple[list, int, list]:
-        """Close ``qty`` against the opposite side's ADL queue at ``price`` (no fee)."""
-        ch, now = self.ch, self.ex.now
+    def auto_deleverage(self, acct, pos: Position, qty: int, price: int,
+                        order_id: int) -> tuple[list, int, list]:
+        """Close ``qty`` against the opposite side's ADL queue at ``price`` (no fee): each close is a
+        fill of the liquidation order ``order_id`` and of the counterparty's own ADL order."""
+        ch, now, orders = self.ch, self.ex.now, self.ex.orders
         side = "SELL" if pos.qty > 0 else "BUY"
         other_side = "BUY" if side == "SELL" else "SELL"
         exclude = {acct.id} | {a for a in ch.accounts if a < 0}
@@ -272,14 +281,21 @@ class Liquidator:
             if not qty:
                 break
             take = min(qty, abs(e.qty))
-            events += ch.apply_fill(acct.id, pos.symbol, side, take, price, False, pos.side, now, fee=False,
-                                    execution="LIQUIDATION", release_isolated=False)
-            adl = ch.apply_fill(e.account_id, pos.symbol, other_side, take, price, True, e.position_side, now,
-                                fee=False, execution="ADL")
+            tid = orders.next_trade_id(pos.symbol)
+            mine = ch.apply_fill(acct.id, pos.symbol, side, take, price, False, pos.side, now, fee=False,
+                                 execution="LIQUIDATION", release_isolated=False, trade_id=tid, order_id=order_id)
+            events += mine
+            events.append(orders.liquidation_fill(order_id, take, price, mine[-2], tid, now))
+            adl_oid = self._order_id()
+            ps = e.position_side
+            adl = ch.apply_fill(e.account_id, pos.symbol, other_side, take, price, True, ps, now,
+                                fee=False, execution="ADL", trade_id=tid, order_id=adl_oid)
             realized = sum(x.realized_pnl for x in adl if isinstance(x, TradeSettled))
             events += adl
-            events.append(AdlRecord(now, e.account_id, pos.symbol, e.position_side, other_side, take, price, realized,
-                                    acct.id, self._order_id()))
+            events += orders.adl_order(adl_oid, e.account_id, pos.symbol, other_side, adl[-2].position_side, take,
+                                       price, adl[-2], tid, now)
+            events.append(AdlRecord(now, e.account_id, pos.symbol, ps, other_side, take, price, realized,
+                                    acct.id, adl_oid))
             counterparties.append((e.account_id, e.position_side, take))
             qty -= take
         return events, qty, counterparties
