@@ -27,6 +27,7 @@ from .params import Params
 from .ratelimit import RateLimiter
 from .routes import ADMIN, ROUTES, SIGNED, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
+from .web import routes as web_routes
 from perpsim.venue.webhooks import WebhookSender
 
 log = logging.getLogger("perpsim.server")
@@ -59,6 +60,7 @@ class Server:
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
                        WebSocketRoute(prefix + "/stream", self.ws)]
+        routes += web_routes()   # the practice dashboard (perpsim/binance/web.py)
         routes.append(Route("/{path:path}", self.http,
                             methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]))
         self.app = Starlette(routes=routes, lifespan=self._lifespan)

@@ -143,7 +143,7 @@ def review(file: Path = typer.Argument(None, help="A JSON file of Binance-shaped
            data_dir: Path = typer.Option(None, "--data-dir", help="Review an account of this venue instead."),
            account: int = typer.Option(None, "--account", help="The account to review (with --data-dir)."),
            as_json: bool = typer.Option(False, "--json", help="Print the review as JSON, not tables.")):
-    """Post-liquidation review (seed 000's questions) from Binance-API-shaped data."""
+    """Post-liquidation review: the questions to answer after a liquidation, from Binance-API-shaped data."""
     from perpsim.review import from_data_dir
     from perpsim.review import review as run_review
     from perpsim.review.render import render

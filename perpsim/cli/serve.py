@@ -85,6 +85,7 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         console.print(f"                  secret  {secret}")
         console.print(f"  admin token  {token}  (header X-PERPSIM-ADMIN)")
         console.print(f"  OpenAPI    http://{host}:{port}/openapi.json")
+        console.print(f"  dashboard  http://{host}:{port}/#key={key}&secret={secret}")
         config = uvicorn.Config(server.app, host=host, port=port, log_level="warning", ws="websockets-sansio",
                                 lifespan="on")
         try:
