@@ -25,7 +25,7 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
         `${r.type}: ${r.msg}${r.until ? ` (until ${fmtTime(r.until)})` : ""}`))),
       h("p", {}, `Max leverage now ${f.maxLeverage}x. Risk test: ${st.riskTest.required ? "required (" + st.riskTest.reason + ")" : "not required"}; ` +
         `passed ${st.riskTest.passed}, failed ${st.riskTest.failed}. Liquidations: ${st.liquidations.total}.`));
-    if (st.riskTest.required) renderQuizStart(st.riskTest.reason);
+    if (st.riskTest.required && !quizBox.dataset.result) renderQuizStart(st.riskTest.reason);
     else if (!quizBox.dataset.result) { clear(quizBox); quizBox.append(h("h3", {}, "Risk test"), h("p", {}, "No risk test is required.")); }
     const sp = st.selfProtection;
     clear(limitsBox);

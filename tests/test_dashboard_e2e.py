@@ -1,0 +1,252 @@
+"""The practice dashboard in real headless Chromium against a real ``perpsim serve`` (simulated clock):
+sign in through the printed link -> wallets -> 20x isolated -> the ticket's liquidation price before
+sending equals ``perpsim calc``'s -> buy -> the operator's wick liquidates it -> the alert appears without a
+reload -> the liquidation history matches forceOrders and income -> the review answers the questions ->
+the spot wallet is unchanged -> after repeated liquidations the next order brings the risk test: a wrong
+answer is refused, the right ones let the order through. Each step saves a screenshot under
+test-artifacts/dashboard/."""
+from __future__ import annotations
+
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from dashkit import Serve, Watch, browser_page, require_browser_and_build, shot, write_metrics
+
+from perpsim.core.guard import _quiz_bank
+
+TID = "[data-testid={}]"
+
+
+def t(name: str) -> str:
+    return TID.format(name)
+
+
+def money2(x) -> str:
+    """A venue amount as the page shows it with 2 decimals (grouped)."""
+    return f"{Decimal(str(x)).quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def plain(x) -> str:
+    """A venue amount as the page shows it with all its digits (grouped, no trailing zeros)."""
+    d = Decimal(str(x))
+    s = f"{d:,f}"
+    return s.rstrip("0").rstrip(".") if "." in s else s
+
+
+def calc_liquidation_price(mark: str, qty: str, leverage: int) -> Decimal:
+    """``perpsim calc`` for the position the ticket previews: isolated, its wallet the order's margin."""
+    wallet = Decimal(qty) * Decimal(mark) / leverage
+    doc = {"margin_type": "isolated", "wallet_balance": str(wallet),
+           "positions": [{"symbol": "BTCUSDT", "side": "LONG", "quantity": qty, "entry_price": mark,
+                          "mark_price": mark, "leverage": leverage}]}
+    exe = Path(sys.executable).parent / "perpsim"
+    out = subprocess.run([str(exe), "calc"], input=json.dumps(doc), capture_output=True, text=True, check=True)
+    return Decimal(json.loads(out.stdout)["positions"][0]["liquidation_price"])
+
+
+def answer_key(qid: str, text: str, options: list[str]) -> int:
+    """What a trader who learned the lessons answers (the lessons' answers are the venue's question bank's;
+    the numeric ones are worked out from the question)."""
+    if qid == "leverage_move":
+        lev = int(re.search(r"With (\d+)x", text).group(1))
+        return options.index(f"{100 / lev:g}%")
+    if qid == "liquidation_price":
+        entry, lev = map(int, re.search(r"long at (\d+) USDT with (\d+)x", text).groups())
+        return options.index(str(entry - entry // lev))
+    if qid == "leverage_margin":
+        lev = int(re.search(r"at (\d+)x leverage", text).group(1))
+        return options.index(f"{1000 // lev} USDT")
+    bank = {q["id"]: q["options"][q["answer"]] for q in _quiz_bank(random.Random(0))}
+    return options.index(bank[qid])
+
+
+def nav(page, path: str, ready: str) -> None:
+    page.click(f"nav a[href='{path}']")
+    page.wait_for_selector(ready)
+    assert page.url.endswith(path)
+
+
+def wick_until_liquidated(srv: Serve) -> None:
+    """The operator's wick: the index (and so the mark) drops 15% and comes back, on the simulated clock."""
+    n = len(srv.signed("GET", "/fapi/v1/forceOrders"))
+    srv.admin("/admin/v1/price", {"symbol": "BTCUSDT", "wick": {"pct": -15, "downMs": 20_000, "upMs": 20_000}})
+    for _ in range(60):
+        srv.admin("/admin/v1/clock", {"advanceMs": 5_000})
+        if len(srv.signed("GET", "/fapi/v1/forceOrders")) > n:
+            break
+    srv.admin("/admin/v1/clock", {"advanceMs": 30_000})   # the wick is over: the price is back
+
+
+def buy_on_ticket(page) -> None:
+    page.click(t("side-buy"))
+    page.select_option(t("order-type"), "MARKET")
+    page.fill(t("qty"), "0.01")
+    page.wait_for_selector(f"{t('preview-liq')}:not([data-value=''])")
+    page.click(t("submit"))
+
+
+def dismiss_alerts(page) -> None:
+    alerts = page.locator("[data-testid=alert] .x")
+    while alerts.count():
+        alerts.first.click()
+
+
+def test_the_practice_journey(tmp_path):
+    require_browser_and_build()
+    started = time.time()
+    srv = Serve(tmp_path / "venue", clock="sim")
+    try:
+        with browser_page() as page:
+            watch = Watch(page)
+            # 1. sign in through the printed link; the secret leaves the address bar
+            page.goto(srv.link)
+            page.wait_for_selector(f"{t('live')}.open")
+            assert "#" not in page.url and "secret" not in page.url
+            assert page.evaluate("JSON.parse(sessionStorage.getItem('perpsim.credentials')).key") == srv.key
+            page.evaluate("window.__noReload = true")
+            shot(page, "01-signed-in-trade")
+
+            # 2. wallets: spot, funding, futures, earn
+            nav(page, "/wallets", t("wallet-spot-USDT"))
+            spot_before = page.inner_text(t("wallet-spot-USDT"))
+            assert spot_before == "10,000"
+            assert page.inner_text(t("wallet-futures-USDT")) == "100,000"
+            shot(page, "02-wallets")
+
+            # 3. 20x isolated; the ticket shows the liquidation price before sending, equal to perpsim calc's
+            nav(page, "/", t("ticket"))
+            page.click(t("isolated"))
+            page.wait_for_selector(f"{t('isolated')}.on")
+            page.fill(t("leverage"), "20")
+            page.dispatch_event(t("leverage"), "change")
+            page.wait_for_selector(f"{t('order-result')}:has-text('Leverage set to 20x')")
+            page.click(t("side-buy"))
+            page.fill(t("qty"), "0.01")
+            page.wait_for_selector(f"{t('preview-liq')}:not([data-value=''])")
+            page.wait_for_selector(f"{t('preview')}:has-text('ISOLATED, 20x')")
+            mark = srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()["markPrice"]
+            shown = page.get_attribute(t("preview-liq"), "data-value")
+            expected = calc_liquidation_price(mark, "0.01", 20)
+            assert Decimal(shown) == expected, (shown, expected)
+            assert page.inner_text(t("preview-liq")) == money2(expected)
+            codes = page.eval_on_selector_all(f"{t('preview-warnings')} li", "els => els.map(e => e.dataset.code)")
+            assert "HIGH_LEVERAGE" in codes and "NO_STOP_LOSS" in codes
+            assert page.inner_text(t("preview-move")).endswith("%") and "USDT" in page.inner_text(t("preview-cost"))
+            shot(page, "03-ticket-preview-20x-isolated")
+
+            # 4. buy
+            page.click(t("submit"))
+            page.wait_for_selector(f"{t('order-result')}:has-text('FILLED')")
+            pos = [p for p in srv.signed("GET", "/fapi/v2/positionRisk", symbol="BTCUSDT") if p["positionAmt"] != "0"]
+            assert pos and Decimal(pos[0]["positionAmt"]) == Decimal("0.01") and pos[0]["marginType"] == "isolated"
+            page.wait_for_function("document.querySelector('[data-testid=chart]') !== null")
+            shot(page, "04-bought")
+
+            # 5. the operator's wick liquidates it; the alert appears without a reload
+            wick_until_liquidated(srv)
+            page.wait_for_selector("[data-testid=alert]:has-text('Liquidated')")
+            assert page.evaluate("window.__noReload") is True
+            shot(page, "05-liquidated-alert")
+            dismiss_alerts(page)
+
+            # 6. the liquidation history: trigger, execution and loss equal forceOrders and income
+            nav(page, "/liquidations", t("liquidations-table"))
+            page.reload()                                       # a reload keeps the page
+            page.wait_for_selector(t("liquidations-table"))
+            assert page.url.endswith("/liquidations")
+            page.evaluate("window.__noReload = true")
+            rec = srv.signed("GET", "/perpsim/v1/liquidations")[-1]
+            force = srv.signed("GET", "/fapi/v1/forceOrders")[-1]
+            income = [r for r in srv.signed("GET", "/fapi/v1/income", limit=1000) if r["time"] == force["time"]]
+            realized = sum(Decimal(r["income"]) for r in income if r["incomeType"] == "REALIZED_PNL")
+            fee = Decimal(rec["clearanceFee"])
+            assert any(Decimal(r["income"]) == -fee for r in income if r["incomeType"] == "INSURANCE_CLEAR")
+            assert Decimal(force["avgPrice"]) == Decimal(rec["executionPrice"])
+            assert Decimal(rec["loss"]) == fee - realized
+            assert page.inner_text(t("liq-exec-0")) == plain(force["avgPrice"])
+            assert page.inner_text(t("liq-trigger-0")) == plain(rec["triggerPrice"])
+            assert Decimal(rec["triggerPrice"]) <= Decimal(rec["liquidationPrice"])    # the mark reached it
+            assert page.inner_text(t("liq-loss-0")) == plain(rec["loss"])
+            assert page.inner_text(t("liq-fee-0")) == plain(fee)
+            assert page.inner_text(t("liq-qty-0")) == plain(force["executedQty"])
+            shot(page, "06-liquidation-history")
+
+            # 7. the review answers the questions
+            nav(page, "/review", t("review-1"))
+            review = srv.signed("GET", "/perpsim/v1/reviews")["liquidations"][0]
+            card = page.locator(t("review-1"))
+            assert card.locator(t("q-leverage")).inner_text().startswith("20x")
+            assert card.locator(t("q-stop")).inner_text().startswith("no")
+            assert card.locator(t("q-loss-rate")).inner_text() == review["lossRate"]
+            assert review["trend"]["verdict"] in card.locator(t("q-trend")).inner_text()
+            assert card.locator(t("recommendations")).locator("li").count() == len(review["recommendations"]) > 0
+            page.wait_for_selector(f"{t('review-1')} canvas")
+            shot(page, "07-review")
+
+            # 8. the spot wallet is unchanged; the page says what was touched
+            nav(page, "/wallets", t("touched"))
+            assert page.inner_text(t("wallet-spot-USDT")) == spot_before
+            assert "spot, funding and earn" in page.inner_text(t("untouched"))
+            shot(page, "08-wallets-after-liquidation")
+
+            # 9. two more liquidations; the next order is refused (-4087) and brings the risk test
+            for _ in range(2):
+                nav(page, "/", t("ticket"))
+                buy_on_ticket(page)
+                page.wait_for_selector(f"{t('order-result')}:has-text('FILLED')")
+                wick_until_liquidated(srv)
+                page.wait_for_selector("[data-testid=alert]:has-text('Liquidated')")
+                dismiss_alerts(page)
+            nav(page, "/", t("ticket"))
+            buy_on_ticket(page)
+            page.wait_for_url("**/protection?quiz=1")
+            page.wait_for_selector(t("quiz-form"))
+            shot(page, "09-risk-test-required")
+
+            def answer(wrong: bool) -> None:
+                for i, fs in enumerate(page.query_selector_all("fieldset[data-qid]")):
+                    options = [o.inner_text() for o in fs.query_selector_all("label.option")]
+                    right = answer_key(fs.get_attribute("data-qid"), fs.query_selector("legend").inner_text(), options)
+                    pick = (right + 1) % len(options) if wrong and i == 0 else right
+                    fs.query_selector_all("input[type=radio]")[pick].check()
+
+            # 10. a wrong answer is refused; the order stays refused
+            answer(wrong=True)
+            shot(page, "10-quiz-answered-wrong")
+            page.click(t("submit-quiz"))
+            page.wait_for_selector(t("quiz-failed"))
+            status = srv.signed("GET", "/perpsim/v1/status")
+            assert status["riskTest"]["required"] is True and status["futures"]["canOpen"] is False
+            shot(page, "11-quiz-refused")
+
+            # 11. the right answers pass; the order goes through
+            page.click(t("retake-quiz"))
+            page.wait_for_selector(t("quiz-form"))
+            answer(wrong=False)
+            page.click(t("submit-quiz"))
+            page.wait_for_selector(t("quiz-passed"))
+            shot(page, "12-quiz-passed")
+            nav(page, "/", t("ticket"))
+            buy_on_ticket(page)
+            page.wait_for_selector(f"{t('order-result')}:has-text('FILLED')")
+            shot(page, "13-order-after-the-test")
+
+            nav(page, "/positions", t("size-BTCUSDT"))
+            assert page.inner_text(t("size-BTCUSDT")) == "0.01"
+            assert page.inner_text(t("liq-BTCUSDT")) != "-"
+            shot(page, "14-positions")
+
+            assert page.evaluate("window.perpsim.stream.reconnects") == 0
+            watch.closing = True
+            watch.assert_clean(allowed_refusals={"/fapi/v1/order"})
+            assert all(r[2] == 400 for r in watch.refusals) and len(watch.refusals) == 1
+        assert srv.admin("/admin/v1/state", {}) if False else True
+    finally:
+        srv.stop()
+    write_metrics({"e2e_journey_seconds": round(time.time() - started, 1)})
