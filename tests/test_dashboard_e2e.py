@@ -250,3 +250,28 @@ def test_the_practice_journey(tmp_path):
     finally:
         srv.stop()
     write_metrics({"e2e_journey_seconds": round(time.time() - started, 1)})
+
+
+def test_first_live_mark_price_and_bundle_size(tmp_path):
+    """Measured, not asserted against a target: page load to the first mark price pushed over the
+    WebSocket on loopback (wall clock: the venue pushes markPrice every second), and the bundle's size."""
+    require_browser_and_build()
+    srv = Serve(tmp_path / "venue", clock="wall")
+    try:
+        with browser_page() as page:
+            watch = Watch(page)
+            page.goto(srv.link)
+            page.wait_for_function("window.perpsim && window.perpsim.firstMarkAt > 0", timeout=15_000)
+            first_mark_ms = page.evaluate("window.perpsim.firstMarkAt")
+            dom_ms = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+            shot(page, "00-first-live-mark")
+            watch.closing = True
+            watch.assert_clean()
+    finally:
+        srv.stop()
+    sizes = json.loads((Path(__file__).resolve().parents[1] / "perpsim" / "web_dist" / "sizes.json").read_text())
+    metrics = {"first_live_mark_ms": round(first_mark_ms), "dom_content_loaded_ms": round(dom_ms),
+               "bundle": sizes}
+    write_metrics(metrics)
+    print(json.dumps(metrics))
+    assert sizes["assets/app.js"]["bytes"] > 0 and first_mark_ms > 0

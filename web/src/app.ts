@@ -2,6 +2,7 @@
  * streams for prices. Nothing is computed here: positions, balances and margin figures are the venue's. */
 import { Api, ApiError } from "./api";
 import { StreamClient } from "./stream";
+import { fmtMoney } from "./decimal";
 
 export interface Alert { id: number; kind: "info" | "warn" | "danger"; title: string; text: string; time: number }
 
@@ -114,8 +115,8 @@ export class App {
       this.alert("warn", "Margin call", `Your margin is running low${syms ? " on " + syms : ""}. Add margin or ` +
         "reduce the position before the mark price reaches the liquidation price.");
     } else if (d.e === "ORDER_TRADE_UPDATE" && d.o && String(d.o.c).startsWith("autoclose-") && d.o.X === "FILLED") {
-      this.alert("danger", "Liquidated", `Your ${d.o.s} position was liquidated: ${d.o.S} ${d.o.z} at ` +
-        `${d.o.ap}. See Liquidations and Review for what happened.`);
+      this.alert("danger", "Liquidated", `Your ${d.o.s} position was liquidated: ${d.o.S} ${fmtMoney(d.o.z)} at ` +
+        `${fmtMoney(d.o.ap)}. See Liquidations and Review for what happened.`);
     } else if (d.e === "ORDER_TRADE_UPDATE" && d.o && String(d.o.c).startsWith("adl_autoclose")) {
       this.alert("danger", "Auto-deleveraged", `Your ${d.o.s} position was reduced by auto-deleveraging.`);
     } else if (d.e === "listenKeyExpired") {
