@@ -237,16 +237,27 @@ def test_the_practice_journey(tmp_path):
             page.wait_for_selector(f"{t('order-result')}:has-text('FILLED')")
             shot(page, "13-order-after-the-test")
 
+            # 12. positions: the venue's figures, the margin ratio gauge, add isolated margin, close
             nav(page, "/positions", t("size-BTCUSDT"))
             assert page.inner_text(t("size-BTCUSDT")) == "0.01"
-            assert page.inner_text(t("liq-BTCUSDT")) != "-"
+            risk = [p for p in srv.signed("GET", "/fapi/v2/positionRisk", symbol="BTCUSDT") if p["positionAmt"] != "0"][0]
+            assert page.inner_text(t("liq-BTCUSDT")) == money2(risk["liquidationPrice"])
+            page.wait_for_selector(f"{t('ratio-BTCUSDT')}:not([data-value=''])")
+            ratio = srv.signed("GET", "/perpsim/v1/marginRatio")["positions"][0]["marginRatio"]
+            assert page.get_attribute(t("ratio-BTCUSDT"), "data-value") == ratio
             shot(page, "14-positions")
+            page.click(t("add-margin-BTCUSDT"))
+            page.wait_for_selector(f"{t('positions-result')}:has-text('Added 10')")
+            after = [p for p in srv.signed("GET", "/fapi/v2/positionRisk", symbol="BTCUSDT") if p["positionAmt"] != "0"][0]
+            assert Decimal(after["isolatedWallet"]) == Decimal(risk["isolatedWallet"]) + 10
+            page.click(t("close-BTCUSDT"))
+            page.wait_for_selector(t("no-positions"))
+            shot(page, "15-closed")
 
             assert page.evaluate("window.perpsim.stream.reconnects") == 0
             watch.closing = True
             watch.assert_clean(allowed_refusals={"/fapi/v1/order"})
             assert all(r[2] == 400 for r in watch.refusals) and len(watch.refusals) == 1
-        assert srv.admin("/admin/v1/state", {}) if False else True
     finally:
         srv.stop()
     write_metrics({"e2e_journey_seconds": round(time.time() - started, 1)})

@@ -49,6 +49,7 @@ export class App {
   emit(): void { for (const f of [...this.listeners]) f(); }
 
   alert(kind: Alert["kind"], title: string, text: string): void {
+    if (this.alerts.some((a) => a.title === title && a.text === text)) return;   // once while it is shown
     this.alerts = [...this.alerts.slice(-4), { id: ++this.alertId, kind, title, text, time: Date.now() }];
     this.emit();
   }

@@ -6,7 +6,9 @@ import { fmtMoney, fmtTime } from "../decimal";
 import { clear, h, link, table } from "../dom";
 import { LIQ_FAQ } from "./trade";
 
-const PROTOCOL_FAQ = "https://www.binance.com/en/support/faq/liquidation-protocols-360033525271";
+import { LINKS } from "../links";
+
+const PROTOCOL_FAQ = LINKS.liquidationProtocols[0];
 
 export function liquidationsPage(app: App, root: HTMLElement): () => void {
   const box = h("div", { class: "panel", "data-testid": "liquidations" });

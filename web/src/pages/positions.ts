@@ -5,8 +5,10 @@ import { fmtFractionPct, fmtMoney, sign } from "../decimal";
 import { clear, h, link, table } from "../dom";
 import { LIQ_FAQ } from "./trade";
 
-const ADL_FAQ = "https://www.binance.com/en/support/faq/what-is-auto-deleveraging-adl-360033525471";
-const MARGIN_RATIO_FAQ = "https://www.binance.com/en/support/faq/how-to-calculate-the-margin-ratio-of-usd%E2%93%A2-m-futures-360033525271";
+import { LINKS } from "../links";
+
+const ADL_FAQ = LINKS.adl[0];
+const MARGIN_RATIO_FAQ = LINKS.walletBalance[0];
 
 /** A gauge of a fraction from the venue ("0.35" -> 35% full); the width is drawing only. */
 export function gauge(fraction: string | null | undefined): HTMLElement {
@@ -19,21 +21,21 @@ export function gauge(fraction: string | null | undefined): HTMLElement {
 export function positionsPage(app: App, root: HTMLElement): () => void {
   const box = h("div", { class: "panel", "data-testid": "positions" });
   const note = h("div", { class: "result", "data-testid": "positions-result" });
-  root.append(h("section", {}, h("h1", {}, "Positions"), box, note,
+  const amount = h("input", { class: "small", value: "10", inputmode: "decimal", "data-testid": "margin-amount" });
+  root.append(h("section", {}, h("h1", {}, "Positions"), box,
+    h("div", { class: "panel" }, "Isolated margin to add or remove: ", amount, " USDT (the Add / Remove buttons of each isolated position)"),
+    note,
     h("p", { class: "hint" }, "Margin ratio = maintenance margin / margin balance; at 100% the position is liquidated (",
-      link(MARGIN_RATIO_FAQ, "Binance: margin ratio"), "; ", link(LIQ_FAQ, "liquidation price"), "; ",
+      link(MARGIN_RATIO_FAQ, "Binance: " + LINKS.walletBalance[1]), "; ", link(LIQ_FAQ, "liquidation price"), "; ",
       link(ADL_FAQ, "auto-deleveraging"), ").")));
   let adl: Record<string, any> = {};
   let ratios: Record<string, string> = {};
 
   async function loadExtras() {
-    const [q, acct] = await Promise.all([app.api.signed("GET", "/fapi/v1/adlQuantile"),
-      app.api.signed("GET", "/fapi/v3/account")]);
+    const [q, mr] = await Promise.all([app.api.signed("GET", "/fapi/v1/adlQuantile"),
+      app.api.signed("GET", "/perpsim/v1/marginRatio")]);
     adl = Object.fromEntries(q.map((r: any) => [r.symbol, r.adlQuantile]));
-    ratios = {};
-    const cross = acct.totalMarginBalance && sign(acct.totalMarginBalance) > 0 ? acct : null;
-    for (const p of acct.positions || []) ratios[`${p.symbol}:${p.positionSide}`] = p.marginRatio ?? "";
-    ratios.cross = cross ? (acct.accountMarginRatio ?? "") : "";
+    ratios = Object.fromEntries(mr.positions.map((p: any) => [`${p.symbol}:${p.positionSide}`, p.marginRatio ?? ""]));
     render();
   }
 
@@ -43,18 +45,17 @@ export function positionsPage(app: App, root: HTMLElement): () => void {
       const q = adl[p.symbol];
       const quant = q ? (q[p.positionSide] ?? q.LONG ?? q.BOTH ?? "") : "";
       const isolated = p.marginType === "isolated" || p.marginType === "ISOLATED";
-      const amount = h("input", { class: "small", value: "10", "data-testid": `margin-amount-${p.symbol}` });
-      const ratio = p.marginRatio ?? ratios[`${p.symbol}:${p.positionSide}`] ?? (isolated ? "" : ratios.cross);
+      const ratio = ratios[`${p.symbol}:${p.positionSide}`];
       return [
         h("b", {}, `${p.symbol} ${p.positionSide !== "BOTH" ? p.positionSide : sign(p.positionAmt) > 0 ? "LONG" : "SHORT"}`),
         h("span", { "data-testid": `size-${p.symbol}` }, fmtMoney(p.positionAmt)),
         fmtMoney(p.entryPrice, 2), h("span", { "data-testid": `mark-${p.symbol}` }, fmtMoney(p.markPrice, 2)),
         h("span", { class: "liq", "data-testid": `liq-${p.symbol}` }, fmtMoney(p.liquidationPrice, 2)),
-        gauge(ratio || null),
+        h("div", { "data-testid": `ratio-${p.symbol}`, "data-value": ratio ?? "" }, gauge(ratio || null)),
         h("span", { class: sign(p.unRealizedProfit) < 0 ? "neg" : "pos" }, fmtMoney(p.unRealizedProfit, 2)),
         `${p.leverage}x ${isolated ? "isolated" : "cross"}` + (isolated ? ` (margin ${fmtMoney(p.isolatedWallet ?? p.isolatedMargin, 2)})` : ""),
         String(quant === "" ? "-" : quant),
-        h("div", { class: "actions" }, isolated && amount,
+        h("div", { class: "actions" },
           isolated && h("button", { "data-testid": `add-margin-${p.symbol}`, onclick: () => margin(p, amount.value, 1) }, "Add"),
           isolated && h("button", { onclick: () => margin(p, amount.value, 2) }, "Remove"),
           h("button", { class: "sell", "data-testid": `close-${p.symbol}`, onclick: () => close(p) }, "Close")),
@@ -85,7 +86,8 @@ export function positionsPage(app: App, root: HTMLElement): () => void {
   }
 
   const off = app.on(() => { render(); });
+  const offAccount = app.onAccount(() => { loadExtras().catch(() => {}); });
   const timer = window.setInterval(() => loadExtras().catch(() => {}), 5000);
   loadExtras().catch((e) => app.reportError(e));
-  return () => { off(); clearInterval(timer); };
+  return () => { off(); offAccount(); clearInterval(timer); };
 }

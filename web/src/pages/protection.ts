@@ -4,8 +4,10 @@ import type { App } from "../app";
 import { fmtMoney, fmtTime } from "../decimal";
 import { clear, h, link } from "../dom";
 
-const RESPONSIBLE = "https://www.binance.com/en/support/faq/binance-responsible-trading-tools-and-features";
-const LIQ_PROTOCOL = "https://www.binance.com/en/support/faq/liquidation-protocols-360033525271";
+import { LINKS } from "../links";
+
+const RESPONSIBLE = LINKS.riskControl[0];
+const LIQ_PROTOCOL = LINKS.liquidationProtocols[0];
 
 export function protectionPage(app: App, root: HTMLElement): () => void {
   const statusBox = h("div", { class: "panel", "data-testid": "status" });
@@ -13,7 +15,7 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
   const limitsBox = h("div", { class: "panel", "data-testid": "limits" });
   const appealBox = h("div", { class: "panel", "data-testid": "appeals" });
   root.append(h("section", {}, h("h1", {}, "Protection"), statusBox, quizBox, limitsBox, appealBox,
-    h("p", { class: "hint" }, "Tools to trade responsibly, like ", link(RESPONSIBLE, "Binance's responsible trading tools"), ".")));
+    h("p", { class: "hint" }, "Tools to trade responsibly, like ", link(RESPONSIBLE, "Binance: " + LINKS.riskControl[1]), ".")));
 
   async function loadStatus() {
     const st = await app.api.signed("GET", "/perpsim/v1/status");

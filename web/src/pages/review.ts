@@ -7,7 +7,9 @@ import { fmtMoney, fmtTime } from "../decimal";
 import { clear, h, link, table } from "../dom";
 import { LIQ_FAQ } from "./trade";
 
-const RISK_FAQ = "https://www.binance.com/en/support/faq/how-to-use-stop-loss-and-take-profit-on-binance-futures-8e9bb1ba0b8b4fd9a1e3d3b0bdf2fdc8";
+import { LINKS } from "../links";
+
+const RISK_FAQ = LINKS.leverage[0];
 
 export function reviewPage(app: App, root: HTMLElement): () => void {
   const box = h("div", { "data-testid": "review" });
@@ -64,7 +66,7 @@ export function reviewPage(app: App, root: HTMLElement): () => void {
       h("h4", {}, "Recommendations"), h("ul", { "data-testid": "recommendations" }, ...r.recommendations.map((x: string) => h("li", {}, x))),
       h("h4", {}, "Price path (mark price) around the liquidation"), chartBox,
       h("p", { class: "hint" }, link(LIQ_FAQ, "How Binance calculates the liquidation price"), " · ",
-        link(RISK_FAQ, "Binance: how to use stop-loss and take-profit")));
+        link(RISK_FAQ, "Binance: " + LINKS.leverage[1])));
     queueMicrotask(() => drawPath(r, chartBox));
     return el;
   }

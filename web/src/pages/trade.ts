@@ -6,9 +6,9 @@ import { PriceChart, kline } from "../chart";
 import { fmtFractionPct, fmtMoney, fmtTime, sign } from "../decimal";
 import { clear, h, link, table } from "../dom";
 
-export const LIQ_FAQ = "https://www.binance.com/en/support/faq/how-to-calculate-liquidation-price-of-usd%E2%93%A2-m-contracts-b3c689c1f50a44cabb3a84e663b81d93";
-const ORDER_TYPES_FAQ = "https://www.binance.com/en/support/faq/types-of-order-on-binance-futures-360033779452";
-const LEVERAGE_FAQ = "https://www.binance.com/en/support/faq/leverage-and-margin-of-usd%E2%93%A2-m-futures-360033162192";
+import { LINKS } from "../links";
+
+export const LIQ_FAQ = LINKS.liquidationPrice[0];
 const CONDITIONAL = ["STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"];
 
 export function tradePage(app: App, root: HTMLElement): () => void {
@@ -25,7 +25,8 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     h("div", { class: "main" },
       h("div", { class: "bar" }, symbolSel, h("span", { class: "label" }, "Mark price"), markBox,
         h("span", { class: "hint" }, "Liquidation is triggered by the mark price, not the last price (",
-          link(LIQ_FAQ, "Binance: How to Calculate Liquidation Price of USDS-M Contracts"), ").")),
+          link(LINKS.markPrice[0], "Binance: " + LINKS.markPrice[1]), "; ",
+          link(LIQ_FAQ, "Binance: " + LINKS.liquidationPrice[1]), ").")),
       chartBox, h("div", { class: "row" }, book, tape), ordersBox),
     ticket));
   const chart = new PriceChart(chartBox);
@@ -92,8 +93,9 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     h("label", {}, "Quantity", qty),
     h("label", { class: "check" }, reduce, "Reduce-only"),
     h("h3", {}, "Before you send: the venue's risk preview"), previewBox, submit, result,
-    h("p", { class: "hint" }, "Order types: ", link(ORDER_TYPES_FAQ, "Binance: Types of Order on Binance Futures"),
-      ". Leverage: ", link(LEVERAGE_FAQ, "Binance: Leverage and Margin of USDS-M Futures"), "."));
+    h("p", { class: "hint" }, "Order types: ", link(LINKS.newOrder[0], "Binance API: " + LINKS.newOrder[1]),
+      ". Leverage: ", link(LINKS.leverage[0], "Binance: " + LINKS.leverage[1]), ". Cost: ",
+      link(LINKS.costToOpen[0], "Binance: " + LINKS.costToOpen[1]), "."));
 
   function layout() {
     rows.price.style.display = state.type === "LIMIT" ? "" : "none";

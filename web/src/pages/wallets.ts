@@ -4,7 +4,9 @@ import type { App } from "../app";
 import { fmtMoney } from "../decimal";
 import { clear, h, link, table } from "../dom";
 
-const ISOLATED_FAQ = "https://www.binance.com/en/support/faq/what-is-cross-margin-and-isolated-margin-mode-360038447311";
+import { LINKS } from "../links";
+
+const ISOLATED_FAQ = LINKS.crossIsolated[0];
 const TRANSFER_TYPES: Record<string, string> = {
   MAIN_UMFUTURE: "Spot → Futures", UMFUTURE_MAIN: "Futures → Spot", MAIN_FUNDING: "Spot → Funding",
   FUNDING_MAIN: "Funding → Spot", FUNDING_UMFUTURE: "Funding → Futures", UMFUTURE_FUNDING: "Futures → Funding",
@@ -54,7 +56,7 @@ export function walletsPage(app: App, root: HTMLElement): () => void {
           : "Not touched: your spot, funding and earn wallets and your isolated positions. Cross margin is shared: " +
             "the cross wallet backed every cross position."),
         h("p", { class: "hint" }, "Isolated margin risks only what you put into the position (",
-          link(ISOLATED_FAQ, "Binance: What Is Cross Margin and Isolated Margin Mode?"), ")."));
+          link(ISOLATED_FAQ, "Binance: " + LINKS.crossIsolated[1]), ")."));
     } else {
       after.append(h("p", { class: "hint" }, "No liquidation so far. A futures liquidation only ever uses futures margin: " +
         "spot, funding and earn are never touched."));
