@@ -23,8 +23,8 @@ def _camel(name: str) -> str:
 
 
 def preview(d: dict) -> dict:
-    """The risk preview with its amounts as decimal strings (``priceMoveToLiquidation`` and
-    ``shareOfAccountMargin`` are fractions of 1)."""
+    """The risk preview with its amounts as decimal strings (``priceMoveToLiquidation`` is in percent,
+    ``shareOfAccountMargin`` a fraction of 1)."""
     return {k: (_dec(v) if k in PREVIEW_AMOUNTS else v) for k, v in d.items()}
 
 
@@ -63,6 +63,7 @@ NOTIFICATION_AMOUNTS = ("qty", "price", "loss", "walletAfter", "marginRatio", "m
 
 def notification(d: dict) -> dict:
     """A kept notification (LIQUIDATION, MARGIN_CALL, MARGIN_ALERT, LIQUIDATION_PRICE_ALERT, RESTRICTION,
-    APPEAL) with its amounts as decimal strings (``marginRatio``, ``level``, ``distance`` are fractions)."""
+    APPEAL) with its amounts as decimal strings (``marginRatio`` a fraction of 1; ``level`` and ``distance``
+    of a liquidation-price alert in percent)."""
     return {k: (_dec(v) if k in NOTIFICATION_AMOUNTS and isinstance(v, int) and not isinstance(v, bool) else v)
             for k, v in d.items()}

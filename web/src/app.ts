@@ -2,7 +2,7 @@
  * streams for prices. Nothing is computed here: positions, balances and margin figures are the venue's. */
 import { Api, ApiError } from "./api";
 import { StreamClient } from "./stream";
-import { fmtMoney } from "./decimal";
+import { fmtFractionPct, fmtMoney } from "./decimal";
 
 export interface Alert { id: number; kind: "info" | "warn" | "danger"; title: string; text: string; time: number }
 
@@ -167,7 +167,7 @@ export class App {
       if (seen.has(id)) continue;
       seen.add(id);
       const text = noticeText(n);
-      if (text) this.alert(n.kind === "RESTRICTION" ? "danger" : "warn", noticeTitle(n), text);
+      if (text) this.alert(n.kind === "RESTRICTION" ? (n.active ? "danger" : "info") : "warn", noticeTitle(n), text);
     }
   }
 
@@ -203,9 +203,9 @@ function noticeText(n: any): string | null {
   switch (n.kind) {
     case "LIQUIDATION": case "MARGIN_CALL": return null;
     case "RESTRICTION": return `${n.restriction}: ${n.reason}` + (n.until ? ` (until ${new Date(n.until).toISOString()})` : "");
-    case "MARGIN_ALERT": return `${n.symbol || "Cross"} margin ratio reached ${n.marginRatio}.`;
-    case "LIQUIDATION_PRICE_ALERT": return `${n.symbol} ${n.positionSide}: the mark price ${n.markPrice} is close to ` +
-      `the liquidation price ${n.liquidationPrice}.`;
+    case "MARGIN_ALERT": return `${n.symbol || "Cross"} margin ratio reached ${fmtFractionPct(n.marginRatio)}.`;
+    case "LIQUIDATION_PRICE_ALERT": return `${n.symbol}${n.positionSide === "BOTH" ? "" : " " + n.positionSide}: the mark ` +
+      `price ${fmtMoney(n.markPrice, 2)} is ${fmtMoney(n.distance, 2)}% from the liquidation price ${fmtMoney(n.liquidationPrice, 2)}.`;
     case "APPEAL": return n.reason || (n.granted ? "Granted." : "Refused.");
     default: return n.msg || n.reason || null;
   }

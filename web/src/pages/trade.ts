@@ -181,7 +181,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     previewBox.replaceChildren(
       table(["", ""], [
         ["Liquidation price", h("b", { "data-testid": "preview-liq", "data-value": pv.liquidationPrice ?? "" }, pv.liquidationPrice ? fmtMoney(pv.liquidationPrice, 2) : "none")],
-        ["Move to liquidation", h("span", { "data-testid": "preview-move" }, fmtFractionPct(pv.priceMoveToLiquidation))],
+        ["Move to liquidation", h("span", { "data-testid": "preview-move" }, pv.priceMoveToLiquidation ? fmtMoney(pv.priceMoveToLiquidation, 2) + "%" : "-")],
         ["Cost to open (margin)", h("span", { "data-testid": "preview-cost" }, `${fmtMoney(pv.orderInitialMargin, 2)} USDT`)],
         ["Fee (taker)", `${fmtMoney(pv.fee, 4)} USDT`],
         ["Share of your margin", h("span", { "data-testid": "preview-share" }, fmtFractionPct(pv.shareOfAccountMargin))],
