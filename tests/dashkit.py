@@ -109,6 +109,7 @@ class Watch:
         self.refusals: list[tuple[str, str, int]] = []
         self.sockets_closed: list[str] = []
         self.closing = False
+        self.max_weight = 0          # the highest X-MBX-USED-WEIGHT-1M the venue reported to the page
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         page.on("console", lambda m: self.errors.append(f"console error: {m.text}") if m.type == "error"
                 and "status of 400" not in m.text else None)
@@ -117,6 +118,9 @@ class Watch:
         page.on("websocket", self._socket)
 
     def _response(self, r):
+        used = r.headers.get("x-mbx-used-weight-1m")
+        if used and used.isdigit():
+            self.max_weight = max(self.max_weight, int(used))
         if r.status >= 500:
             self.errors.append(f"{r.status} from {r.request.method} {r.url}")
         elif r.status >= 400:
@@ -127,7 +131,7 @@ class Watch:
         ws.on("socketerror", lambda e: self.errors.append(f"websocket error: {e}"))
 
     def assert_clean(self, allowed_refusals: set[str] = frozenset()) -> None:
-        assert not self.errors, self.errors
+        assert not self.errors, (self.errors, self.refusals)
         assert not self.sockets_closed, f"a WebSocket was dropped: {self.sockets_closed}"
         unexpected = [r for r in self.refusals if urllib.parse.urlparse(r[1]).path not in allowed_refusals]
         assert not unexpected, f"unexpected refusals: {unexpected}"

@@ -73,14 +73,13 @@ def nav(page, path: str, ready: str) -> None:
 
 
 def wick_until_liquidated(srv: Serve) -> None:
-    """The operator's wick: the index (and so the mark) drops 15% and comes back, on the simulated clock."""
-    n = len(srv.signed("GET", "/fapi/v1/forceOrders"))
+    """The operator's wick: the index (and so the mark) drops 15% over 20 s and comes back over 20 s, on the
+    simulated clock (advanced in 5 s steps); then the position is gone."""
+    n = len(srv.signed("GET", "/perpsim/v1/liquidations"))
     srv.admin("/admin/v1/price", {"symbol": "BTCUSDT", "wick": {"pct": -15, "downMs": 20_000, "upMs": 20_000}})
-    for _ in range(60):
+    for _ in range(10):
         srv.admin("/admin/v1/clock", {"advanceMs": 5_000})
-        if len(srv.signed("GET", "/fapi/v1/forceOrders")) > n:
-            break
-    srv.admin("/admin/v1/clock", {"advanceMs": 30_000})   # the wick is over: the price is back
+    assert len(srv.signed("GET", "/perpsim/v1/liquidations")) == n + 1
 
 
 def buy_on_ticket(page) -> None:
@@ -194,6 +193,13 @@ def test_the_practice_journey(tmp_path):
             assert page.inner_text(t("wallet-spot-USDT")) == spot_before
             assert "spot, funding and earn" in page.inner_text(t("untouched"))
             shot(page, "08-wallets-after-liquidation")
+            page.select_option(t("transfer-type"), "MAIN_FUNDING")
+            page.fill(t("transfer-amount"), "100")
+            page.click(t("transfer"))
+            page.wait_for_selector(f"{t('wallet-funding-USDT')}:has-text('100')")
+            assert page.inner_text(t("wallet-spot-USDT")) == "9,900"
+            funding = srv.signed("POST", "/sapi/v1/asset/get-funding-asset")
+            assert [(f["asset"], Decimal(f["free"])) for f in funding] == [("USDT", Decimal(100))]
 
             # 9. two more liquidations; the next order is refused (-4087) and brings the risk test
             for _ in range(2):
@@ -232,10 +238,20 @@ def test_the_practice_journey(tmp_path):
             page.click(t("submit-quiz"))
             page.wait_for_selector(t("quiz-passed"))
             shot(page, "12-quiz-passed")
+            # ... this time with a stop-loss: the preview stops warning about it, the stop is placed after the fill
             nav(page, "/", t("ticket"))
+            mark = Decimal(srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()["markPrice"])
+            stop = str(int(mark * Decimal("0.97")))
+            page.fill(t("stop-loss"), stop)
+            page.wait_for_function("!document.querySelector('[data-testid=preview-warnings] [data-code=NO_STOP_LOSS]')")
             buy_on_ticket(page)
-            page.wait_for_selector(f"{t('order-result')}:has-text('FILLED')")
-            shot(page, "13-order-after-the-test")
+            page.wait_for_selector(f"{t('order-result')}:has-text('Stop-loss')")
+            page.wait_for_selector(f"{t('open-orders')} td:has-text('STOP_MARKET')")
+            algos = srv.signed("GET", "/fapi/v1/openAlgoOrders")
+            algos = algos if isinstance(algos, list) else algos["orders"]
+            assert [(a["orderType"], Decimal(a["triggerPrice"]), a["side"]) for a in algos] == [
+                ("STOP_MARKET", Decimal(stop), "SELL")]
+            shot(page, "13-order-after-the-test-with-stop-loss")
 
             # 12. positions: the venue's figures, the margin ratio gauge, add isolated margin, close
             nav(page, "/positions", t("size-BTCUSDT"))
@@ -258,9 +274,10 @@ def test_the_practice_journey(tmp_path):
             watch.closing = True
             watch.assert_clean(allowed_refusals={"/fapi/v1/order"})
             assert all(r[2] == 400 for r in watch.refusals) and len(watch.refusals) == 1
+            used_weight = watch.max_weight
     finally:
         srv.stop()
-    write_metrics({"e2e_journey_seconds": round(time.time() - started, 1)})
+    write_metrics({"e2e_journey_seconds": round(time.time() - started, 1), "e2e_max_used_weight_1m": used_weight})
 
 
 def test_first_live_mark_price_and_bundle_size(tmp_path):

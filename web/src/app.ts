@@ -69,6 +69,7 @@ export class App {
       this.keepAlive = window.setInterval(() => {
         this.api.signed("PUT", "/fapi/v1/listenKey", {}, false).catch(() => {});
       }, 30 * 60 * 1000);
+      this.dualSide = Boolean((await this.api.signed("GET", "/fapi/v1/positionSide/dual")).dualSidePosition);
       await this.refreshAccount();
       const notes: any[] = await this.api.signed("GET", "/perpsim/v1/notifications", { limit: 1000 });
       this.seenNotifications = new Set(notes.map((n) => JSON.stringify(n)));
@@ -140,18 +141,18 @@ export class App {
 
   async refreshAccount(): Promise<void> {
     if (!this.api.creds) return;
-    const [account, positions, orders, algos, dual] = await Promise.all([
+    // request weights (Binance's limits apply): account 5, positionRisk 5, open orders 1 + 1; the position
+    // mode (30) is read once at sign-in and after the page changes it
+    const [account, positions, orders, algos] = await Promise.all([
       this.api.signed("GET", "/fapi/v2/account"),
       this.api.signed("GET", "/fapi/v2/positionRisk"),
       this.api.signed("GET", "/fapi/v1/openOrders"),
       this.api.signed("GET", "/fapi/v1/openAlgoOrders"),
-      this.api.signed("GET", "/fapi/v1/positionSide/dual"),
     ]);
     this.account = account;
     this.positions = positions;
     this.openOrders = orders;
     this.openAlgos = Array.isArray(algos) ? algos : (algos?.orders || []);
-    this.dualSide = Boolean(dual.dualSidePosition);
     await this.checkNotifications();
     this.emit();
     for (const f of [...this.accountListeners]) f();

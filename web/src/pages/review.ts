@@ -18,6 +18,7 @@ export function reviewPage(app: App, root: HTMLElement): () => void {
 
   async function load() {
     const rv = await app.api.signed("GET", "/perpsim/v1/reviews");
+    seen = rv.liquidations.length;
     for (const c of charts.splice(0)) c.destroy();
     clear(box);
     const s = rv.summary;
@@ -83,7 +84,13 @@ export function reviewPage(app: App, root: HTMLElement): () => void {
     c.chart.timeScale().fitContent();
   }
 
-  const off = app.onAccount(() => { load().catch(() => {}); });
+  // the review (weight 50) is read again only when a liquidation was added
+  let seen = -1;
+  const off = app.onAccount(() => {
+    app.api.signed("GET", "/perpsim/v1/liquidations").then((l: any[]) => {
+      if (l.length !== seen) { seen = l.length; return load(); }
+    }).catch(() => {});
+  });
   load().catch((e) => app.reportError(e));
   return () => { off(); for (const c of charts) c.destroy(); };
 }

@@ -59,6 +59,8 @@ export function tradePage(app: App, root: HTMLElement): () => void {
   const price = h("input", { "data-testid": "price", inputmode: "decimal", placeholder: "limit price", oninput: () => preview() });
   const stop = h("input", { "data-testid": "stop-price", inputmode: "decimal", placeholder: "trigger (mark) price", oninput: () => preview() });
   const callback = h("input", { "data-testid": "callback-rate", value: "1", inputmode: "decimal" });
+  const stopLoss = h("input", { "data-testid": "stop-loss", inputmode: "decimal", placeholder: "optional: mark price to close at",
+    oninput: () => preview() });
   const reduce = h("input", { type: "checkbox", "data-testid": "reduce-only" });
   const posSide = h("select", { "data-testid": "position-side" }, h("option", { value: "LONG" }, "LONG"),
     h("option", { value: "SHORT" }, "SHORT"));
@@ -82,6 +84,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
   const rows = {
     price: h("label", {}, "Price", price), stop: h("label", {}, "Trigger price", stop),
     callback: h("label", {}, "Callback rate %", callback), posSide: h("label", {}, "Position side", posSide),
+    stopLoss: h("label", {}, "Stop-loss (a STOP_MARKET close placed after the fill)", stopLoss),
   };
   let marginType = "CROSSED";
 
@@ -90,7 +93,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     h("label", {}, "Leverage ", levNum, lev, levMax),
     h("div", { class: "seg" }, buyBtn, sellBtn),
     h("label", {}, "Type", typeSel), rows.price, rows.stop, rows.callback, rows.posSide,
-    h("label", {}, "Quantity", qty),
+    h("label", {}, "Quantity", qty), rows.stopLoss,
     h("label", { class: "check" }, reduce, "Reduce-only"),
     h("h3", {}, "Before you send: the venue's risk preview"), previewBox, submit, result,
     h("p", { class: "hint" }, "Order types: ", link(LINKS.newOrder[0], "Binance API: " + LINKS.newOrder[1]),
@@ -102,6 +105,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     rows.stop.style.display = state.type === "STOP_MARKET" || state.type === "TAKE_PROFIT_MARKET" ? "" : "none";
     rows.callback.style.display = state.type === "TRAILING_STOP_MARKET" ? "" : "none";
     rows.posSide.style.display = app.dualSide ? "" : "none";
+    rows.stopLoss.style.display = state.type === "LIMIT" || state.type === "MARKET" ? "" : "none";
     buyBtn.classList.toggle("on", state.side === "BUY");
     sellBtn.classList.toggle("on", state.side === "SELL");
     isoBtn.classList.toggle("on", marginType === "ISOLATED");
@@ -142,6 +146,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
     try {
       await app.api.signed("POST", "/fapi/v1/positionSide/dual", { dualSidePosition: dual ? "true" : "false" });
       app.dualSide = dual;
+      app.scheduleRefresh();
     } catch (e) {
       if (!(e instanceof ApiError && e.code === -4059)) app.reportError(e);
     }
@@ -168,6 +173,7 @@ export function tradePage(app: App, root: HTMLElement): () => void {
         symbol: app.symbol, side: state.side, quantity: qty.value,
         price: state.type === "LIMIT" ? price.value : isEntryStop ? stopPrice : "",
         leverage: levNum.value, marginType, positionSide: app.dualSide ? posSide.value : "",
+        stopPrice: state.type === "LIMIT" || state.type === "MARKET" ? stopLoss.value : "",
       });
       if (seq !== previewSeq) return;
       renderPreview(pv);
@@ -214,6 +220,18 @@ export function tradePage(app: App, root: HTMLElement): () => void {
         r = await app.api.signed("POST", "/fapi/v1/order", { ...p, newOrderRespType: "RESULT" });
         result.textContent = `Order ${r.orderId} ${r.status}: ${r.side} ${fmtMoney(r.executedQty)} of ${fmtMoney(r.origQty)}` +
           (sign(r.avgPrice) > 0 ? ` at ${fmtMoney(r.avgPrice, 2)}` : "") + ".";
+        if (stopLoss.value && !reduce.checked) {
+          const sl: Record<string, any> = { symbol: app.symbol, side: state.side === "BUY" ? "SELL" : "BUY",
+            type: "STOP_MARKET", algoType: "CONDITIONAL", triggerPrice: stopLoss.value, quantity: qty.value,
+            workingType: "MARK_PRICE" };
+          if (app.dualSide) sl.positionSide = posSide.value; else sl.reduceOnly = "true";
+          try {
+            const a = await app.api.signed("POST", "/fapi/v1/algoOrder", sl);
+            result.textContent += ` Stop-loss ${a.algoId} set at ${fmtMoney(stopLoss.value, 2)} (mark price).`;
+          } catch (e) {
+            result.textContent += ` The stop-loss was refused: ${e instanceof ApiError ? e.msg : String(e)}`;
+          }
+        }
       }
       app.scheduleRefresh();
     } catch (e) {

@@ -24,12 +24,20 @@ export function walletsPage(app: App, root: HTMLElement): () => void {
       h("button", { "data-testid": "transfer", onclick: () => transfer() }, "Transfer"), result),
     after));
 
-  async function load() {
-    const [spot, funding, futures, earn, liq] = await Promise.all([
+  // spot (weight 20), funding and earn (150) change only by transfers: read at load and after a transfer;
+  // futures balances and the liquidations after every account event
+  let spot: any = null, funding: any[] = [], earn: any = null;
+  async function loadOthers() {
+    [spot, funding, earn] = await Promise.all([
       app.api.signed("GET", "/api/v3/account", { omitZeroBalances: "false" }),
       app.api.signed("POST", "/sapi/v1/asset/get-funding-asset"),
-      app.api.signed("GET", "/fapi/v3/balance"),
       app.api.signed("GET", "/sapi/v1/simple-earn/flexible/position"),
+    ]);
+  }
+  async function load(all = false) {
+    if (all || !spot) await loadOthers();
+    const [futures, liq] = await Promise.all([
+      app.api.signed("GET", "/fapi/v3/balance"),
       app.api.signed("GET", "/perpsim/v1/liquidations"),
     ]);
     const row = (w: string, asset: string, amount: string, extra = "") =>
@@ -67,7 +75,7 @@ export function walletsPage(app: App, root: HTMLElement): () => void {
     try {
       const r = await app.api.signed("POST", "/sapi/v1/asset/transfer", { type: kind.value, asset: "USDT", amount: amount.value });
       result.textContent = `Transfer ${r.tranId} done: ${TRANSFER_TYPES[kind.value]} ${amount.value} USDT.`;
-      await load();
+      await load(true);
     } catch (e) { app.reportError(e); }
   }
 
