@@ -270,6 +270,16 @@ def test_the_practice_journey(tmp_path):
             page.wait_for_selector(t("no-positions"))
             shot(page, "15-closed")
 
+            # 13. protection: an appeal of a normal liquidation is refused; a personal leverage cap is kept
+            nav(page, "/protection", t("appeal"))
+            page.click(t("appeal"))
+            page.wait_for_selector(f"{t('appeal-result')}:has-text('Refused')")
+            page.fill(t("cap-leverage"), "10")
+            page.click(t("set-limits"))
+            page.wait_for_selector(f"{t('limits')}:has-text('Leverage cap: 10x')")
+            assert srv.signed("GET", "/perpsim/v1/status")["selfProtection"]["maxLeverage"] == 10
+            shot(page, "16-protection")
+
             assert page.evaluate("window.perpsim.stream.reconnects") == 0
             watch.closing = True
             watch.assert_clean(allowed_refusals={"/fapi/v1/order"})
@@ -293,8 +303,13 @@ def test_first_live_mark_price_and_bundle_size(tmp_path):
             first_mark_ms = page.evaluate("window.perpsim.firstMarkAt")
             dom_ms = page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
             shot(page, "00-first-live-mark")
-            watch.closing = True
             watch.assert_clean()
+            # a dropped socket: the page reconnects by itself and the marks flow again
+            watch.closing = True
+            page.evaluate("window.perpsim.marks = {}; window.perpsim.stream.ws.close()")
+            page.wait_for_function("window.perpsim.stream.reconnects === 1 && window.perpsim.stream.state === 'open'")
+            page.wait_for_function("Object.keys(window.perpsim.marks).length > 0")
+            page.wait_for_selector(f"[data-testid=live].open")
     finally:
         srv.stop()
     sizes = json.loads((Path(__file__).resolve().parents[1] / "perpsim" / "web_dist" / "sizes.json").read_text())
