@@ -2,7 +2,7 @@
  * sign-in, the live-connection badge and the alerts. */
 import { App } from "./app";
 import { clear, h } from "./dom";
-import { load, save, signInFromLocation, signOut } from "./session";
+import { save, signInFromLocation, signOut } from "./session";
 import { tradePage } from "./pages/trade";
 import { positionsPage } from "./pages/positions";
 import { walletsPage } from "./pages/wallets";
@@ -76,4 +76,3 @@ window.addEventListener("popstate", route);
 app.on(renderBadge);
 
 app.start().then(route).catch((e) => { app.reportError(e); route(); });
-void load;
