@@ -50,7 +50,9 @@ export class App {
 
   alert(kind: Alert["kind"], title: string, text: string): void {
     if (this.alerts.some((a) => a.title === title && a.text === text)) return;   // once while it is shown
-    this.alerts = [...this.alerts.slice(-4), { id: ++this.alertId, kind, title, text, time: Date.now() }];
+    const id = ++this.alertId;
+    this.alerts = [...this.alerts.slice(-4), { id, kind, title, text, time: Date.now() }];
+    if (kind !== "danger") window.setTimeout(() => this.dismiss(id), 60_000);   // notices fade; dangers stay
     this.emit();
   }
   dismiss(id: number): void { this.alerts = this.alerts.filter((a) => a.id !== id); this.emit(); }
