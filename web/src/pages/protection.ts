@@ -17,6 +17,9 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
   root.append(h("section", {}, h("h1", {}, "Protection"), statusBox, quizBox, limitsBox, appealBox,
     h("p", { class: "hint" }, "Tools to trade responsibly, like ", link(RESPONSIBLE, "Binance: " + LINKS.riskControl[1]), ".")));
 
+  // the quiz box's state: a status reload only offers the test while nothing else is shown there
+  let quiz: "idle" | "starting" | "active" | "result" = "idle";
+
   async function loadStatus() {
     const st = await app.api.signed("GET", "/perpsim/v1/status");
     clear(statusBox);
@@ -27,8 +30,11 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
         `${r.type}: ${r.msg}${r.until ? ` (until ${fmtTime(r.until)})` : ""}`))),
       h("p", {}, `Max leverage now ${f.maxLeverage}x. Risk test: ${st.riskTest.required ? "required (" + st.riskTest.reason + ")" : "not required"}; ` +
         `passed ${st.riskTest.passed}, failed ${st.riskTest.failed}. Liquidations: ${st.liquidations.total}.`));
-    if (st.riskTest.required && !quizBox.dataset.result) renderQuizStart(st.riskTest.reason);
-    else if (!quizBox.dataset.result) { clear(quizBox); quizBox.append(h("h3", {}, "Risk test"), h("p", {}, "No risk test is required.")); }
+    if (quiz === "idle") {
+      clear(quizBox);
+      if (st.riskTest.required) renderQuizStart(st.riskTest.reason);
+      else quizBox.append(h("h3", {}, "Risk test"), h("p", {}, "No risk test is required."));
+    }
     const sp = st.selfProtection;
     clear(limitsBox);
     const lev = h("input", { class: "small", "data-testid": "cap-leverage", value: sp.maxLeverage || "" });
@@ -47,16 +53,17 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
   }
 
   function renderQuizStart(reason: string) {
-    if (quizBox.dataset.active) return;
-    clear(quizBox);
     quizBox.append(h("h3", {}, "Risk test required"),
       h("p", { class: "warn" }, `Opening positions needs the futures risk test again: ${reason}.`),
       h("button", { "data-testid": "start-quiz", onclick: () => startQuiz() }, "Start the risk test"));
   }
 
   async function startQuiz() {
-    const q = await app.api.signed("POST", "/perpsim/v1/riskTest");
-    quizBox.dataset.active = "1";
+    quiz = "starting";
+    let q: any;
+    try { q = await app.api.signed("POST", "/perpsim/v1/riskTest"); }
+    catch (e) { quiz = "idle"; app.reportError(e); return; }
+    quiz = "active";
     clear(quizBox);
     const form = h("form", { "data-testid": "quiz-form", onsubmit: (ev: Event) => { ev.preventDefault(); submitQuiz(q.questions, form); } },
       ...q.questions.map((x: any, i: number) => h("fieldset", { "data-qid": x.id, "data-testid": `question-${i}` },
@@ -72,14 +79,13 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
     const answers = questions.map((_q, i) => Number((form.querySelector(`input[name=q${i}]:checked`) as HTMLInputElement)?.value ?? -1));
     try {
       const r = await app.api.signed("POST", "/perpsim/v1/riskTest/answers", { answers: JSON.stringify(answers) });
-      delete quizBox.dataset.active;
-      quizBox.dataset.result = r.passed ? "passed" : "failed";
+      quiz = "result";
       clear(quizBox);
       quizBox.append(h("h3", {}, "Risk test"), r.passed
         ? h("p", { class: "pos", "data-testid": "quiz-passed" }, `Passed (${r.correct} of ${r.total}). You may open positions again.`)
         : h("div", {}, h("p", { class: "neg", "data-testid": "quiz-failed" }, `Not passed: ${r.correct} of ${r.total} right. ` +
             "Opening positions stays restricted; read the questions again and retake the test."),
-          h("button", { "data-testid": "retake-quiz", onclick: () => { delete quizBox.dataset.result; startQuiz(); } }, "Retake the test")));
+          h("button", { "data-testid": "retake-quiz", onclick: () => startQuiz() }, "Retake the test")));
       await loadStatus();
     } catch (e) { app.reportError(e); }
   }
@@ -108,7 +114,7 @@ export function protectionPage(app: App, root: HTMLElement): () => void {
   }
 
   const wantQuiz = new URLSearchParams(location.search).get("quiz") === "1";
-  loadStatus().then(() => { if (wantQuiz && !quizBox.dataset.active && quizBox.querySelector("[data-testid=start-quiz]")) startQuiz(); })
+  loadStatus().then(() => { if (wantQuiz && quiz === "idle" && quizBox.querySelector("[data-testid=start-quiz]")) startQuiz(); })
     .catch((e) => app.reportError(e));
   loadAppeals().catch((e) => app.reportError(e));
   return () => {};
