@@ -186,6 +186,10 @@ def journey(srv: Serve, page) -> int:
     assert page.inner_text(t("liq-loss-0")) == plain(rec["loss"])
     assert page.inner_text(t("liq-fee-0")) == plain(fee)
     assert page.inner_text(t("liq-qty-0")) == plain(force["executedQty"])
+    booked = page.inner_text(t("liq-income-0"))
+    for r in income:
+        if r["incomeType"] != "TRANSFER" and r["symbol"] == "BTCUSDT":
+            assert f"{r['incomeType']} {plain(r['income'])}" in booked, (booked, r)
     shot(page, "06-liquidation-history")
 
     # 7. the review answers the questions
