@@ -332,3 +332,55 @@ def test_first_live_mark_price_and_bundle_size(tmp_path):
     write_metrics(metrics)
     print(json.dumps(metrics))
     assert sizes["assets/app.js"]["bytes"] > 0 and first_mark_ms > 0
+
+
+def test_ticket_order_types_and_hedge_mode(tmp_path):
+    """The ticket's other order types, in hedge mode: a resting LIMIT and its cancel, STOP_MARKET,
+    TAKE_PROFIT_MARKET and TRAILING_STOP_MARKET as conditional orders, each as the venue lists them."""
+    require_browser_and_build()
+    srv = Serve(tmp_path / "venue", clock="sim")
+    try:
+        with browser_page() as page:
+            watch = Watch(page)
+            page.goto(srv.link)
+            page.wait_for_selector(f"{t('live')}.open")
+            page.wait_for_selector(f"{t('preview-liq')}")
+            page.click(t("hedge"))
+            page.wait_for_selector(f"{t('hedge')}.on")
+            assert srv.signed("GET", "/fapi/v1/positionSide/dual")["dualSidePosition"] is True
+            page.wait_for_selector(f"{t('position-side')}:visible")
+            mark = Decimal(srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()["markPrice"])
+            # a LIMIT buy well below the market rests in the book
+            page.select_option(t("order-type"), "LIMIT")
+            page.select_option(t("position-side"), "LONG")
+            page.fill(t("price"), str(int(mark * Decimal("0.9"))))
+            page.fill(t("qty"), "0.01")
+            page.click(t("side-buy"))
+            page.wait_for_selector(f"{t('preview')}:has-text('Position after')")
+            page.click(t("submit"))
+            page.wait_for_selector(f"{t('order-result')}:has-text('NEW')")
+            page.wait_for_selector(f"{t('open-orders')} td:has-text('LIMIT')")
+            (o,) = srv.signed("GET", "/fapi/v1/openOrders", symbol="BTCUSDT")
+            assert o["positionSide"] == "LONG" and Decimal(o["price"]) == int(mark * Decimal("0.9"))
+            # conditional orders (trigger on the mark price)
+            for kind, trigger in (("STOP_MARKET", mark * Decimal("1.05")), ("TAKE_PROFIT_MARKET", mark * Decimal("0.95")),
+                                  ("TRAILING_STOP_MARKET", None)):
+                page.select_option(t("order-type"), kind)
+                if trigger is not None:
+                    page.fill(t("stop-price"), str(int(trigger)))
+                else:
+                    page.fill(t("callback-rate"), "1")
+                page.click(t("submit"))
+                page.wait_for_selector(f"{t('order-result')}:has-text('Conditional order')")
+                page.wait_for_selector(f"{t('open-orders')} td:has-text('{kind}')")
+            algos = srv.signed("GET", "/fapi/v1/openAlgoOrders")
+            algos = algos if isinstance(algos, list) else algos["orders"]
+            assert sorted(a["orderType"] for a in algos) == ["STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]
+            shot(page, "20-ticket-order-types-hedge")
+            page.locator(f"{t('open-orders')} tr:has-text('LIMIT') button").click()
+            page.wait_for_function("!document.querySelector('[data-testid=open-orders]').innerText.includes('\\tLIMIT')")
+            assert srv.signed("GET", "/fapi/v1/openOrders", symbol="BTCUSDT") == []
+            watch.closing = True
+            watch.assert_clean()
+    finally:
+        srv.stop()

@@ -11,6 +11,10 @@ import { LINKS } from "../links";
 export const LIQ_FAQ = LINKS.liquidationPrice[0];
 const CONDITIONAL = ["STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"];
 
+function sideText(o: any): string {
+  return o.side + (o.positionSide && o.positionSide !== "BOTH" ? ` ${o.positionSide}` : "") + (o.reduceOnly ? " (reduce-only)" : "");
+}
+
 export function tradePage(app: App, root: HTMLElement): () => void {
   const chartBox = h("div", { class: "chart", "data-testid": "chart" });
   const book = h("div", { class: "panel book", "data-testid": "book" });
@@ -273,9 +277,10 @@ export function tradePage(app: App, root: HTMLElement): () => void {
       { class: "compact" }));
     clear(ordersBox);
     ordersBox.append(h("h3", {}, "Open orders"), table(["Symbol", "Type", "Side", "Price / trigger", "Qty", ""],
-      [...app.openOrders.map((o) => [o.symbol, o.type, o.side, fmtMoney(o.price, 2), fmtMoney(o.origQty),
+      [...app.openOrders.map((o) => [o.symbol, o.type, sideText(o), fmtMoney(o.price, 2), fmtMoney(o.origQty),
         h("button", { onclick: () => cancel({ symbol: o.symbol, orderId: o.orderId }, "/fapi/v1/order") }, "Cancel")]),
-       ...app.openAlgos.map((a) => [a.symbol, a.orderType || a.type, a.side, fmtMoney(a.triggerPrice, 2), fmtMoney(a.quantity),
+       ...app.openAlgos.map((a) => [a.symbol, a.orderType || a.type, sideText(a),
+        sign(a.triggerPrice) > 0 ? fmtMoney(a.triggerPrice, 2) : `callback ${fmtMoney(a.callbackRate)}%`, fmtMoney(a.quantity),
         h("button", { onclick: () => cancel({ algoId: a.algoId }, "/fapi/v1/algoOrder") }, "Cancel")])]));
     drawLines();
     layout();
