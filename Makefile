@@ -13,15 +13,33 @@ $(STAMP): pyproject.toml setup.py perpsim/core/book.py perpsim/core/book.pxd | $
 	$(BIN)/pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
-.PHONY: install run test bench bot-venvs bot-venv-freqtrade bot-venv-nautilus
-install: $(STAMP)
+.PHONY: install run test bench web web-test chromium bot-venvs bot-venv-freqtrade bot-venv-nautilus
+install: $(STAMP) web
 
-run: $(STAMP)
+run: $(STAMP) web
 	$(BIN)/perpsim serve
 
-test: $(STAMP)
+test: $(STAMP) web web-test chromium
 	-$(MAKE) bot-venvs
 	$(BIN)/python -m pytest
+
+# The practice dashboard: web/ (TypeScript) built by npm from the committed lock file into perpsim/web_dist.
+WEB_DIST := perpsim/web_dist/index.html
+WEB_SRC := $(wildcard web/src/*.ts web/src/pages/*.ts web/src/*.css) web/index.html web/build.mjs web/package-lock.json
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+$(WEB_DIST): web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run --silent build
+# without npm the venue still runs (its / page says how to build the dashboard); the tests need it
+web:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(WEB_DIST); \
+	else echo "npm not found: the dashboard is not built (install Node.js 20+ and run make web)"; fi
+web-test: web/node_modules/.package-lock.json
+	cd web && npx tsc --noEmit -p . && npx vitest run
+
+# Debian's Chromium for the dashboard's end-to-end tests (Playwright drives it; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || (flock /tmp/apt.lock apt-get update -q && flock /tmp/apt.lock apt-get install -y -q chromium)
 
 bench: $(STAMP)
 	$(BIN)/perpsim bench all --quick

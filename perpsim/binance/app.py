@@ -29,6 +29,7 @@ from .params import Params, ascii_int
 from .ratelimit import RateLimiter
 from .routes import ADMIN, ROUTES, SIGNED, SIGNED_PARAMS, USER_STREAM, Ctx, openapi
 from .streams import StreamHub, websocket_endpoint
+from .web import routes as web_routes
 from perpsim.venue.webhooks import WebhookPolicy, WebhookSender
 
 log = logging.getLogger("perpsim.server")
@@ -68,6 +69,7 @@ class Server:
         for prefix in ("", "/public", "/market", "/private"):
             routes += [WebSocketRoute(prefix + "/ws", self.ws), WebSocketRoute(prefix + "/ws/{rest:path}", self.ws),
                        WebSocketRoute(prefix + "/stream", self.ws)]
+        routes += web_routes()   # the practice dashboard (perpsim/binance/web.py)
         routes.append(Route("/{path:path}", self.http,
                             methods=["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]))
         self.app = _with_transport(Starlette(routes=routes, lifespan=self._lifespan))

@@ -176,18 +176,33 @@ def review(file: Path = typer.Argument(None, help="A JSON file of Binance-shaped
                                                  "forceOrders, klines, allOrders, algoOrders, configUpdates)."),
            data_dir: Path = typer.Option(None, "--data-dir", help="Review an account of this venue instead."),
            account: int = typer.Option(None, "--account", help="The account to review (with --data-dir)."),
-           as_json: bool = typer.Option(False, "--json", help="Print the review as JSON, not tables.")):
-    """Post-liquidation review (seed 000's questions) from Binance-API-shaped data."""
+           as_json: bool = typer.Option(False, "--json", help="Print the review as JSON, not tables."),
+           api_url: str = typer.Option(None, "--api-url", help="Review a Binance-compatible account read-only "
+                                                              "over its REST API (e.g. https://fapi.binance.com)."),
+           api_key: str = typer.Option(None, "--api-key", help="Its API key (read permission is enough)."),
+           api_secret: str = typer.Option(None, "--api-secret", help="Its API secret (signs in this process)."),
+           symbol: str = typer.Option(None, "--symbol", help="With --api-url: only this symbol.")):
+    """Post-liquidation review: the questions to answer after a liquidation, from Binance-API-shaped data."""
     from perpsim.review import from_data_dir
     from perpsim.review import review as run_review
     from perpsim.review.render import render
 
-    if (file is None) == (data_dir is None) or (data_dir is not None and account is None):
-        typer.echo("error: give a JSON file, or --data-dir with --account", err=True)
+    sources = (file is not None) + (data_dir is not None) + (api_url is not None)
+    if sources != 1 or (data_dir is not None and account is None) or (api_url and not (api_key and api_secret)):
+        typer.echo("error: give a JSON file, --data-dir with --account, or --api-url with --api-key and "
+                   "--api-secret", err=True)
         raise typer.Exit(2)
     try:
-        data = (json.loads(file.read_text(), parse_float=Decimal) if file is not None
-                else from_data_dir(data_dir, account))
+        if api_url is not None:
+            from perpsim.review.remote import Remote, RemoteError, fetch_data
+            try:
+                data = fetch_data(Remote(api_url, api_key, api_secret), symbol)
+            except (RemoteError, httpx_errors()) as e:
+                typer.echo(f"error: {e}", err=True)
+                raise typer.Exit(2)
+        else:
+            data = (json.loads(file.read_text(), parse_float=Decimal) if file is not None
+                    else from_data_dir(data_dir, account))
     except OSError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
@@ -211,6 +226,11 @@ def demo():
     from perpsim.cli.demo import run_demo
 
     run_demo()
+
+
+def httpx_errors():
+    import httpx
+    return httpx.HTTPError
 
 
 def main() -> None:  # pragma: no cover

@@ -119,6 +119,7 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         console.print(f"                  secret  {secret}")
         console.print(f"  admin token  {token}  (header X-PERPSIM-ADMIN)")
         console.print(f"  OpenAPI    http://{host}:{port}/openapi.json")
+        console.print(f"  dashboard  http://{host}:{port}/#key={key}&secret={secret}")
         lim = server.limiter
         console.print(f"  limits     {lim.weight_per_minute} weight/min, {lim.orders_per_10s} orders/10s"
                       f"{'' if lim.enforce else ' (counted, not enforced)'}; webhooks to "

@@ -271,7 +271,7 @@ def review(data: dict, **options) -> dict:
         if lost_before and ep.open_time - before.close_time <= o["flip_window_ms"]:
             if before.direction != ep.direction:
                 signals.append({"code": "DIRECTION_FLIPPED", "msg": "opened the opposite direction after a loss "
-                                "(\"angrily trade the opposite direction\", seed 000)"})
+                                "(\"angrily trade the opposite direction\")"})
             if ep.leverage and before.leverage and ep.leverage > before.leverage:
                 signals.append({"code": "LEVERAGE_RAISED", "msg": f"leverage raised {before.leverage}x -> "
                                 f"{ep.leverage}x to win it back"})
@@ -297,7 +297,7 @@ def review(data: dict, **options) -> dict:
                    "why": f"inside incident {inc.get('id')} ({inc.get('kind')}): an abnormal liquidation may be "
                           f"compensated; file an appeal"} if inc else
                   {"eligible": False, "incident": None,
-                   "why": "a normal liquidation: losses from it cannot be appealed or compensated (seed 000)"})
+                   "why": "a normal liquidation: losses from it cannot be appealed or compensated"})
         lev = ep.leverage
         recs = []
         if lev and lev > 1:
@@ -378,7 +378,7 @@ def review(data: dict, **options) -> dict:
             "impulse": len(impulsive),
             "withoutStopLoss": sum(1 for r in reviews if not r["stopLoss"]["set"]),
             "highLeverage": sum(1 for r in reviews if r["highLeverage"]),
-            "advice": ("Stop trading futures: seed 000's quit signals are present." if stop else
+            "advice": ("Stop trading futures: the quit signals above are present." if stop else
                        "Review each trade, lower the leverage, always set a stop-loss, and take a week off "
                        "before trading again." if reviews else "No liquidation in the data."),
         },

@@ -49,7 +49,7 @@ def render(result: dict, console: Console | None = None) -> None:
                  f"(opened {_when(r['openTime'])}, entry {r['entryPrice']}, liq {r['liquidationPrice']})")
         console.print(Panel(t, title=title, title_align="left"))
     if result["cumulative"]:
-        c = Table(title="Cumulative effect of the liquidations (seed 000)")
+        c = Table(title="Cumulative effect of the liquidations")
         for h in ("Liquidation count", "Position size (margin)", "Total invested", "Remaining"):
             c.add_column(h, justify="right")
         for row in result["cumulative"]:

@@ -11,6 +11,7 @@ import secrets
 
 from perpsim.core.errors import VenueError
 
+from .. import protection_shapes as shape
 from ..routes import SIGNED, Param, endpoint
 from .common import run
 
@@ -18,7 +19,7 @@ from .common import run
 @endpoint("GET", "/perpsim/v1/status", SIGNED)
 async def status(ctx):
     """What the account may do now: restrictions, their reasons and until when."""
-    return (await run(ctx, "account_status", account_id=ctx.account_id)).reply
+    return shape.status((await run(ctx, "account_status", account_id=ctx.account_id)).reply)
 
 
 @endpoint("POST", "/perpsim/v1/riskTest", SIGNED, permission="TRADE")
@@ -85,13 +86,13 @@ async def webhook(ctx):
 async def preview(ctx):
     """Pre-trade risk preview: liquidation price, move to it, share of margin, and warnings."""
     p = ctx.params
-    return (await run(ctx, "risk_preview", account_id=ctx.account_id, symbol=p.symbol(),
+    return shape.preview((await run(ctx, "risk_preview", account_id=ctx.account_id, symbol=p.symbol(),
                       side=p.enum("side", ("BUY", "SELL"), required=True),
                       quantity=p.decimal("quantity", required=True, positive=True),
                       price=p.decimal("price", positive=True), leverage=p.int("leverage", lo=1, hi=1000),
                       margin_type=p.enum("marginType", ("ISOLATED", "CROSSED")),
                       position_side=p.enum("positionSide", ("BOTH", "LONG", "SHORT")),
-                      stop_price=p.decimal("stopPrice", positive=True))).reply
+                      stop_price=p.decimal("stopPrice", positive=True))).reply)
 
 
 @endpoint("GET", "/perpsim/v1/liquidations", SIGNED,
@@ -99,15 +100,17 @@ async def preview(ctx):
 async def liquidations(ctx):
     """The account's liquidation history (the waterfall's records), filterable by time and symbol."""
     p = ctx.params
-    return (await run(ctx, "liquidation_history", account_id=ctx.account_id, symbol=p.symbol(required=False),
-                      start_time=p.int("startTime", lo=0), end_time=p.int("endTime", lo=0))).reply
+    records = (await run(ctx, "liquidation_history", account_id=ctx.account_id, symbol=p.symbol(required=False),
+                         start_time=p.int("startTime", lo=0), end_time=p.int("endTime", lo=0))).reply
+    return [shape.liquidation(r) for r in records]
 
 
 @endpoint("GET", "/perpsim/v1/notifications", SIGNED, params=(Param("limit", "integer"),))
 async def notifications(ctx):
     """The notifications kept for the account, newest last."""
-    return (await run(ctx, "guard_notifications", account_id=ctx.account_id,
-                      limit=ctx.params.int("limit", default=100, lo=1, hi=1000))).reply
+    notes = (await run(ctx, "guard_notifications", account_id=ctx.account_id,
+                       limit=ctx.params.int("limit", default=100, lo=1, hi=1000))).reply
+    return [shape.notification(n) for n in notes]
 
 
 @endpoint("GET", "/perpsim/v1/reviews", SIGNED, weight=50, params=(Param("symbol"),))
@@ -135,5 +138,7 @@ async def reviews(ctx):
           params=(Param("symbol", required=True), Param("liquidationTime", "integer", True)))
 async def appeal(ctx):
     """Appeal a liquidation; granted inside a logged incident window, with compensation booked."""
-    return (await run(ctx, "appeal_liquidation", account_id=ctx.account_id, symbol=ctx.params.symbol(),
-                      liquidation_time=ctx.params.int("liquidationTime", required=True, lo=0))).reply
+    return shape.notification((await run(ctx, "appeal_liquidation", account_id=ctx.account_id,
+                                         symbol=ctx.params.symbol(),
+                                         liquidation_time=ctx.params.int("liquidationTime", required=True,
+                                                                         lo=0))).reply)
