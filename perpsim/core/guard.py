@@ -384,6 +384,7 @@ class Guard:
         for a in sorted(touched | dirty):
             if a >= 0:
                 out += self._alerts(a, now)
+        self.ex.risk.done_banding("alerts_index")
         return out
 
     def _on_income(self, account_id: int, t: int, delta: int) -> None:
@@ -494,8 +495,8 @@ class Guard:
             positions = figs.positions
             isolated = figs.isolated
         far = max(distances) if distances else 0
-        banded = not risk.full
-        conditions: list = []
+        banded = risk.wants_bands("alerts_index", account_id)
+        conditions: list | None = [] if banded else None
         pending: set = set()
         if banded:
             mmrmax, tiers = risk.table_bounds({p.symbol for p in positions})

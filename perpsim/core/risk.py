@@ -186,6 +186,8 @@ class BandIndex:
         self._bands: dict[int, dict] = {}
         self._lo: dict[str, list] = {}
         self._hi: dict[str, list] = {}
+        self._pending: dict[str, dict[int, int]] = {}   # symbol -> {account: version}: hit by any mark
+        self._pending_syms: dict[int, set] = {}         # account -> the symbols it is pending on
         self._entries = 0
 
     def __len__(self) -> int:
@@ -194,11 +196,15 @@ class BandIndex:
     def put(self, account_id: int, bands: dict | None) -> None:
         ver = self._ver.get(account_id, 0) + 1
         self._ver[account_id] = ver
+        self._pending_syms.pop(account_id, None)
         if not bands:
             self._bands.pop(account_id, None)
             return
         self._bands[account_id] = bands
         for s, (lo, hi) in bands.items():
+            if lo == BIG:
+                self._pending.setdefault(s, {})[account_id] = ver
+                continue
             if lo > -BIG:
                 heappush(self._lo.setdefault(s, []), (-lo, account_id, ver))
                 self._entries += 1
@@ -208,13 +214,18 @@ class BandIndex:
         if self._entries > 4 * len(self._bands) + 4096:
             self._compact()
 
-    def pending(self, account_id: int, symbols) -> None:
+    def pending(self, account_id: int, symbols: set) -> None:
         """Re-evaluate the account at the next mark of any of ``symbols`` (its state changed unseen)."""
+        if self._pending_syms.get(account_id) == symbols:
+            return                      # pending already, on the same symbols
         self.put(account_id, {s: PENDING for s in symbols})
+        self._pending_syms[account_id] = symbols
 
     def hits(self, symbol: str, mark: int) -> list[int]:
-        out = []
+        """The accounts whose range ``mark`` left; their bands are void until put again."""
         ver = self._ver
+        pend = self._pending.pop(symbol, None)
+        out = [a for a, v in pend.items() if ver.get(a) == v] if pend else []
         lo = self._lo.get(symbol)
         while lo and -lo[0][0] > mark:
             _, a, v = heappop(lo)
@@ -227,6 +238,9 @@ class BandIndex:
             self._entries -= 1
             if ver.get(a) == v:
                 out.append(a)
+        for a in out:
+            ver[a] += 1                 # void the account's other entries: it is re-evaluated now
+            self._pending_syms.pop(a, None)
         return out
 
     def _compact(self) -> None:
@@ -236,6 +250,8 @@ class BandIndex:
         for a, bands in self._bands.items():
             v = self._ver[a]
             for s, (b_lo, b_hi) in bands.items():
+                if b_lo == BIG:
+                    continue
                 if b_lo > -BIG:
                     lo.setdefault(s, []).append((-b_lo, a, v))
                     n += 1
@@ -317,6 +333,7 @@ class RiskPass:
         self.alerts_index: BandIndex | None = None
         self._mmrmax: dict[str, int] = {}
         self._tiers: dict[str, int] = {}
+        self._banding: dict[str, set[int]] = {"calls_index": set(), "alerts_index": set()}
         self._figs.clear()
 
     @property
@@ -386,22 +403,37 @@ class RiskPass:
                     self.calls_index.pending(a, syms)
 
     def mark_accounts(self, name: str, symbol: str) -> set[int]:
-        """The accounts a new mark of ``symbol`` may concern, for ``calls_index`` or ``alerts_index``."""
+        """The accounts a new mark of ``symbol`` may concern, for ``calls_index`` or ``alerts_index``;
+        they get their bands when next evaluated (``wants_bands``)."""
         if self.full:
             return set(self.holders(symbol))
-        return set(self._index(name).hits(symbol, self.clearing.marks.get(symbol, 0)))
+        hit = self._index(name).hits(symbol, self.clearing.marks.get(symbol, 0))
+        self._banding[name].update(hit)
+        return set(hit)
 
-    def put_bands(self, name: str, account_id: int, figs: AccountFigures | None, conditions: list,
+    def wants_bands(self, name: str, account_id: int) -> bool:
+        """Whether an evaluation should compute the account's bands: only for the accounts a mark
+        concerned. Any other evaluation (a command changed the account) leaves it pending instead:
+        re-evaluated, and banded, at the next mark of a symbol it holds (cheaper when it trades
+        several times between marks, and free when no mark comes)."""
+        return not self.full and account_id in self._banding[name]
+
+    def done_banding(self, name: str) -> None:
+        self._banding[name].clear()
+
+    def put_bands(self, name: str, account_id: int, figs: AccountFigures | None, conditions: list | None,
                   pending: set) -> None:
-        """Record the status bands of an account just evaluated (indexed mode only)."""
+        """Record an evaluated account's status bands (``conditions`` None: pending; indexed mode only)."""
         if self.full:
             return
         idx = self._index(name)
         if figs is None or not figs.positions:
             idx.put(account_id, None)
-            return
-        idx.put(account_id, mark_bands(conditions, pending, {p.symbol for p in figs.positions},
-                                       self.clearing.marks))
+        elif conditions is None:
+            idx.pending(account_id, {p.symbol for p in figs.positions})
+        else:
+            idx.put(account_id, mark_bands(conditions, pending, {p.symbol for p in figs.positions},
+                                           self.clearing.marks))
 
     def table_bounds(self, symbols) -> tuple[dict, int]:
         """(top MMR per symbol, most tiers) of the bracket tables in force."""
@@ -519,9 +551,13 @@ class RiskPass:
                 mine -= gone
             if not self.full:
                 self._call_bands(acct_id, figs, threshold)
+        self.done_banding("calls_index")
         return events
 
     def _call_bands(self, acct_id: int, figs: AccountFigures, t) -> None:
+        if not self.wants_bands("calls_index", acct_id):
+            self.put_bands("calls_index", acct_id, figs, None, set())
+            return
         conditions: list = []
         pending: set = set()
         syms = {p.symbol for p in figs.positions}
