@@ -106,8 +106,8 @@ class Exchange:
         except VenueError as e:
             return Result(timed + self.guard.observe(timed, self.now), None, e)
         self.risk.forget_figures()
-        if cmd.kind in _RESETS_RISK:
-            self.risk.reset()
+        if cmd.kind in _CONFIGURES_RISK:
+            self.risk.configured(cmd.kind, cmd.args)
         events = timed + events + self.check_accounts(_accounts_in(events))
         return Result(events + self.guard.observe(events, self.now), reply)
 
@@ -268,9 +268,9 @@ class Exchange:
 
 _accounts_in = accounts_in
 
-#: commands after which the risk pass's derived indexes are rebuilt: what they depend on (bracket tables,
-#: thresholds, alert levels, the scan mode) may have changed
-_RESETS_RISK = frozenset({"set_bracket_date", "set_setting", "set_alert_levels"})
+#: commands after which the risk pass's derived indexes are rebuilt, as far as they concern them: what
+#: they depend on (bracket tables, thresholds, alert levels, the scan mode) may have changed
+_CONFIGURES_RISK = frozenset({"set_bracket_date", "set_setting", "set_alert_levels"})
 
 
 # ---------------------------------------------------------------------- handlers
@@ -460,7 +460,7 @@ def _set_bracket_date(ex: Exchange, date: str | None = None):
         day = None if date is None else dt.date.fromisoformat(date)
     except (TypeError, ValueError):
         raise E.illegal_param("date", "YYYY-MM-DD.") from None
-    ex.clearing.set_bracket_date(day)   # the risk pass's indexes are rebuilt on the new tables (_RESETS_RISK)
+    ex.clearing.set_bracket_date(day)   # the risk pass's indexes are rebuilt on the new tables (_CONFIGURES_RISK)
     return None, []
 
 

@@ -336,6 +336,21 @@ class RiskPass:
         self._banding: dict[str, set[int]] = {"calls_index": set(), "alerts_index": set()}
         self._figs.clear()
 
+    #: settings the status bands depend on
+    BAND_SETTINGS = frozenset({"margin_call_ratio", "guard_alert_margin_ratios", "guard_alert_liq_distances"})
+
+    def configured(self, kind: str, args: dict) -> None:
+        """A command changed what the derived indexes depend on: rebuild what it concerns."""
+        if kind == "set_bracket_date" or (kind == "set_setting" and args.get("name") == "risk_scan"):
+            self.reset()
+        elif kind == "set_setting" and args.get("name") in self.BAND_SETTINGS:
+            self.calls_index = self.alerts_index = None
+        elif kind == "set_alert_levels" and self.alerts_index is not None:
+            acct = self.clearing.accounts.get(args.get("account_id"))
+            syms = {p.symbol for p in acct.open_positions()} if acct is not None else set()
+            if syms:
+                self.alerts_index.pending(acct.id, syms)
+
     @property
     def full(self) -> bool:
         return self.settings.get("risk_scan", "indexed") == "full"
