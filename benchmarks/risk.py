@@ -92,7 +92,7 @@ def measure(blob: bytes, mode: str, path: list) -> tuple[list[float], list[float
 
 def run(quick: bool = False) -> dict:
     accounts = 10_000 if quick else 100_000
-    count = 42 if quick else 62
+    count = 22 if quick else 12
     t0 = time.perf_counter()
     ex = build(accounts)
     built = time.perf_counter() - t0

@@ -238,7 +238,7 @@ class Exchange:
                 events.append(ch._changed(acct_id, wallet, income, "FUNDING_FEE", symbol, self.now))
         m.start_next_period(self.now, rate)
         self.risk.forget_figures()
-        self.risk.changed_unseen(_accounts_in(events), symbol)
+        self.risk.changed_unseen(_accounts_in(events))
         return events
 
     def state_hash(self) -> str:

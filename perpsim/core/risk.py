@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 from .events import BalanceChanged, MarginCall, PositionChanged
 from .fixed import SCALE
+from .ledger import FUTURES
 from .liquidation.detector import CROSS, ISOLATED, Candidate, IndexedDetector
 from .margin import is_liquidatable, margin_ratio, notional, unrealized_pnl
 
@@ -263,10 +264,6 @@ class BandIndex:
         self._lo, self._hi, self._entries = lo, hi, n
 
 
-def symbols_of(figs: AccountFigures) -> set[str]:
-    return {p.symbol for p in figs.positions}
-
-
 # ---------------------------------------------------------------------- the full scan
 def liquidatable_scopes(ch, accounts, symbol: str | None = None) -> list[Candidate]:
     """Every liquidatable scope of ``accounts`` by a plain exact scan (``risk_scan`` "full").
@@ -296,7 +293,7 @@ def liquidatable_scopes(ch, accounts, symbol: str | None = None) -> list[Candida
                 acc[2] += 1
                 acc[3] = acc[3] or p.symbol == symbol
         for asset, (mm, upnl, legs, exposed) in cross.items():
-            mb = peek(("FUTURES", acct.id), asset) + upnl
+            mb = peek((FUTURES, acct.id), asset) + upnl
             if (symbol is None or exposed or legs > 1) and is_liquidatable(mm, mb):
                 out.append(Candidate(acct.id, CROSS, asset, "", asset, mb, mm, -1))
     out.sort()
@@ -404,7 +401,7 @@ class RiskPass:
             setattr(self, name, idx)
         return idx
 
-    def changed_unseen(self, account_ids, symbol: str) -> None:
+    def changed_unseen(self, account_ids) -> None:
         """Accounts changed without a margin-call evaluation (funding paid at a mark's time): re-evaluate
         them at their next mark."""
         if self.calls_index is None:
