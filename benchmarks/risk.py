@@ -13,10 +13,13 @@ guard's alerts). Each runs the same ticks: a ``set_mark`` of BTCUSDT or ETHUSDT 
 waterfall, negative-balance protection, margin calls, the guard). The first tick of each symbol
 builds the derived indexes and is reported apart. Check: the events of every tick and the final state
 hash are equal in both modes. Timing: ``perf_counter`` per tick, GC off; the ratio is of the medians.
+Memory: the resident-set growth over the first ticks of the indexed run (the detector and the two
+status indexes being built), per account.
 """
 from __future__ import annotations
 
 import gc
+import os
 import pickle
 import random
 import statistics
@@ -69,15 +72,28 @@ def ticks(count: int) -> list[tuple[str, int]]:
     return out
 
 
-def measure(blob: bytes, mode: str, path: list) -> tuple[list[float], list[float], list, str]:
+def rss() -> int:
+    """Resident memory now, bytes (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+def measure(blob: bytes, mode: str, path: list) -> tuple[list[float], list[float], list, str, int]:
     ex: Exchange = pickle.loads(blob)
     t = ex.now
     assert ex.apply(Command("set_setting", {"name": "risk_scan", "value": mode}, t)).ok
     first, rest, events = [], [], []
     gc.collect()
+    before = rss()
+    grown = 0
     gc.disable()
     try:
         for i, (s, price) in enumerate(path):
+            if i == len(SYMBOLS):
+                grown = rss() - before           # the derived indexes built by the first ticks
             t += 1000
             t0 = time.perf_counter()
             r = ex.apply(Command("set_mark", {"symbol": s, "price": price}, t))
@@ -87,7 +103,7 @@ def measure(blob: bytes, mode: str, path: list) -> tuple[list[float], list[float
             events.append([repr(e) for e in r.events])
     finally:
         gc.enable()
-    return first, rest, events, ex.state_hash()
+    return first, rest, events, ex.state_hash(), grown
 
 
 def run(quick: bool = False) -> dict:
@@ -103,8 +119,8 @@ def run(quick: bool = False) -> dict:
     path = ticks(count)
     res = {}
     for mode in ("indexed", "full"):
-        first, rest, events, state = measure(blob, mode, path)
-        res[mode] = (first, rest, events, state)
+        first, rest, events, state, grown = measure(blob, mode, path)
+        res[mode] = (first, rest, events, state, grown)
         print(f"  {mode:<8} first ticks {[round(x * 1e3, 1) for x in first]} ms; then median "
               f"{statistics.median(rest) * 1e3:8.3f} ms, best {min(rest) * 1e3:8.3f} ms per mark", flush=True)
     if res["indexed"][2] != res["full"][2]:
@@ -120,6 +136,7 @@ def run(quick: bool = False) -> dict:
             "indexed_tick_us": round(ind * 1e6, 1), "full_tick_us": round(full * 1e6, 1),
             "indexed_first_tick_ms": round(max(res["indexed"][0]) * 1e3, 1),
             "full_first_tick_ms": round(max(res["full"][0]) * 1e3, 1),
+            "index_bytes_per_account": round(res["indexed"][4] / holders),
             "ratio_vs_full_scan": round(ratio, 1), "identical": True, "state_hash": res["indexed"][3]}
 
 

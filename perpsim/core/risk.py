@@ -176,32 +176,29 @@ def mark_bands(conditions: list, pending: set, symbols, marks: dict) -> dict:
 class BandIndex:
     """Per account, per symbol it holds, the mark range within which its status cannot change.
 
-    Two heaps per symbol (the lower ends, highest first; the upper ends, lowest first); entries carry
-    the account's version, and a new band voids the old entries (they are dropped when popped, and the
-    heaps are rebuilt when mostly void). ``hits(symbol, mark)`` pops the accounts whose range the mark
-    left; each must be re-evaluated and given a new band (``put``).
+    Two heaps per symbol (the lower ends, highest first; the upper ends, lowest first) and a set of the
+    accounts pending on it (re-evaluated at its next mark, whatever it is); entries carry the account's
+    version, and a new band voids the old entries (dropped when popped; the heaps are rebuilt when
+    mostly void). ``hits(symbol, mark)`` returns the accounts whose range the mark left (and those
+    pending on the symbol); each must be re-evaluated and given a new band (``put``).
     """
 
     def __init__(self) -> None:
         self._ver: dict[int, int] = {}
-        self._bands: dict[int, dict] = {}
         self._lo: dict[str, list] = {}
         self._hi: dict[str, list] = {}
-        self._pending: dict[str, dict[int, int]] = {}   # symbol -> {account: version}: hit by any mark
-        self._pending_syms: dict[int, set] = {}         # account -> the symbols it is pending on
+        self._pending: dict[str, dict[int, int]] = {}   # symbol -> {account: version}
+        self._pending_syms: dict[int, frozenset] = {}   # account -> the symbols it is pending on
+        self._symsets: dict[frozenset, frozenset] = {}  # one object per set of symbols
         self._entries = 0
-
-    def __len__(self) -> int:
-        return len(self._bands)
+        self._limit = 4096
 
     def put(self, account_id: int, bands: dict | None) -> None:
         ver = self._ver.get(account_id, 0) + 1
         self._ver[account_id] = ver
         self._pending_syms.pop(account_id, None)
         if not bands:
-            self._bands.pop(account_id, None)
             return
-        self._bands[account_id] = bands
         for s, (lo, hi) in bands.items():
             if lo == BIG:
                 self._pending.setdefault(s, {})[account_id] = ver
@@ -212,15 +209,16 @@ class BandIndex:
             if hi < BIG:
                 heappush(self._hi.setdefault(s, []), (hi, account_id, ver))
                 self._entries += 1
-        if self._entries > 4 * len(self._bands) + 4096:
+        if self._entries > self._limit:
             self._compact()
 
-    def pending(self, account_id: int, symbols: set) -> None:
+    def pending(self, account_id: int, symbols) -> None:
         """Re-evaluate the account at the next mark of any of ``symbols`` (its state changed unseen)."""
-        if self._pending_syms.get(account_id) == symbols:
+        syms = frozenset(symbols)
+        if self._pending_syms.get(account_id) == syms:
             return                      # pending already, on the same symbols
-        self.put(account_id, {s: PENDING for s in symbols})
-        self._pending_syms[account_id] = symbols
+        self.put(account_id, {s: PENDING for s in syms})
+        self._pending_syms[account_id] = self._symsets.setdefault(syms, syms)
 
     def hits(self, symbol: str, mark: int) -> list[int]:
         """The accounts whose range ``mark`` left; their bands are void until put again."""
@@ -245,23 +243,17 @@ class BandIndex:
         return out
 
     def _compact(self) -> None:
-        lo: dict[str, list] = {}
-        hi: dict[str, list] = {}
+        """Drop the void entries (those of an older version of their account)."""
+        ver = self._ver
         n = 0
-        for a, bands in self._bands.items():
-            v = self._ver[a]
-            for s, (b_lo, b_hi) in bands.items():
-                if b_lo == BIG:
-                    continue
-                if b_lo > -BIG:
-                    lo.setdefault(s, []).append((-b_lo, a, v))
-                    n += 1
-                if b_hi < BIG:
-                    hi.setdefault(s, []).append((b_hi, a, v))
-                    n += 1
-        for h in (*lo.values(), *hi.values()):
-            heapify(h)
-        self._lo, self._hi, self._entries = lo, hi, n
+        for heaps in (self._lo, self._hi):
+            for s, h in heaps.items():
+                live = [e for e in h if ver.get(e[1]) == e[2]]
+                heapify(live)
+                heaps[s] = live
+                n += len(live)
+        self._entries = n
+        self._limit = 2 * n + 4096
 
 
 # ---------------------------------------------------------------------- the full scan
