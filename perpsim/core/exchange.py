@@ -20,9 +20,8 @@ from .clearing import ClearingHouse
 from .errors import VenueError
 from .events import FundingSettled, IndexOutliers, InsuranceFundChanged, MarkPriceUpdate
 from .liquidation.detector import IndexedDetector
-from .risk import accounts_in
 from .liquidation.waterfall import DEFAULTS as WATERFALL_DEFAULTS, Liquidator
-from .risk import MODES as RISK_SCAN_MODES, RiskPass
+from .risk import MODES as RISK_SCAN_MODES, RiskPass, accounts_in
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
