@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="perpsim: an offline Binance USD-M perpetual-futures venue.")
 
 #: Benchmarks by name: each is a module ``benchmarks.<name>`` with ``run(quick: bool) -> dict``.
-BENCHMARKS = ("core", "matching", "liquidation", "venue", "serve")
+BENCHMARKS = ("core", "matching", "liquidation", "venue", "serve", "risk")
 
 
 @app.command()

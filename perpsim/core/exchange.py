@@ -18,10 +18,10 @@ from typing import Any, Callable, NamedTuple
 from . import errors as E
 from .clearing import ClearingHouse
 from .errors import VenueError
-from .events import (BalanceChanged, FundingSettled, IndexOutliers, InsuranceFundChanged, MarginCall, MarkPriceUpdate,
-                     PositionChanged)
+from .events import FundingSettled, IndexOutliers, InsuranceFundChanged, MarkPriceUpdate
 from .liquidation.detector import IndexedDetector
-from .liquidation.waterfall import Liquidator, setting
+from .liquidation.waterfall import DEFAULTS as WATERFALL_DEFAULTS, Liquidator
+from .risk import MODES as RISK_SCAN_MODES, RiskPass, accounts_in
 from .funding import funding_income
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
@@ -31,6 +31,10 @@ from .price_klines import hash_into as _hash_price_klines, record_mark
 STATE_FORMAT = 1
 
 PERMISSIONS = ("READ", "TRADE", "TRANSFER")
+
+#: settings that choose how the venue computes, not what it computes: the same events and state with
+#: any value, so not part of the state hash (``risk_scan``: "indexed" or "full", docs/choices.md)
+UNHASHED_SETTINGS = frozenset({"risk_scan"})
 
 
 class Command(NamedTuple):
@@ -74,8 +78,7 @@ class Exchange:
         self.markets: dict[str, SymbolMarket] = {}
         self.insurance_funds: dict[str, int] = {}    # margin asset -> the fund's (system) account id
         self.margin_called: set[tuple] = set()       # scopes whose margin call is out (re-armed below)
-        self._detector = None                        # derived index, rebuilt on demand (never hashed)
-        self._holders: dict[str, set[int]] | None = None   # derived: symbol -> accounts holding it
+        self.risk = self._new_risk()                 # the risk pass and its derived indexes (never hashed)
         from .guard import Guard  # here: guard.py reads the exchange it protects
         self.guard = Guard(self)                     # trader protection (restrictions, alerts, risk test)
 
@@ -102,23 +105,31 @@ class Exchange:
             reply, events = handler(self, **cmd.args)
         except VenueError as e:
             return Result(timed + self.guard.observe(timed, self.now), None, e)
+        self.risk.forget_figures()
+        if cmd.kind in _CONFIGURES_RISK:
+            self.risk.configured(cmd.kind, cmd.args)
         events = timed + events + self.check_accounts(_accounts_in(events))
         return Result(events + self.guard.observe(events, self.now), reply)
 
     # ------------------------------------------------------------------ risk: detection, waterfall, margin calls
+    def _new_risk(self) -> RiskPass:
+        return RiskPass(self.clearing, self.settings, self.margin_called, lambda: Liquidator(self), lambda: self.now,
+                        WATERFALL_DEFAULTS["margin_call_ratio"])
+
     @property
     def detector(self) -> IndexedDetector:
-        if self._detector is None:
-            self._detector = IndexedDetector(self.clearing)
-        return self._detector
+        return self.risk.detector
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_detector"] = state["_holders"] = None  # derived: rebuilt after a snapshot is loaded
+        state["risk"] = None    # derived (detector, status bands): rebuilt after a snapshot is loaded
         return state
 
     def __setstate__(self, state):
+        state.pop("_detector", None)
+        state.pop("_holders", None)
         self.__dict__.update(state)
+        self.risk = self._new_risk()
         if "guard" not in state:  # a snapshot from before trader protection: start it fresh
             from .guard import Guard
             self.guard = Guard(self)
@@ -137,63 +148,12 @@ class Exchange:
         return self.orders.liquidation_order(account_id, symbol, side, position_side, qty, limit, self.now)
 
     def check_accounts(self, account_ids) -> list:
-        """Re-check changed accounts; liquidate what is liquidatable, to a fixpoint."""
+        """The risk pass after a command (risk.py): re-check the changed accounts, liquidate to a
+        fixpoint, protect negative balances, margin calls."""
         if not account_ids:
             return []
-        self._update_holders(account_ids)
-        return self._liquidate(self.detector.on_accounts_changed(sorted(account_ids)), set(account_ids))
-
-    def _liquidate(self, candidates, touched: set) -> list:
-        events: list = []
-        liquidator = Liquidator(self)
-        rounds = 0
-        while candidates and rounds < 1000:
-            rounds += 1
-            changed: set[int] = set()
-            for c in sorted(candidates, key=lambda c: c.scope):
-                if c.account_id < 0:
-                    continue  # the insurance fund is not liquidated; ADL protects it
-                evs = liquidator.liquidate(c.account_id, c.kind, c.scope[2], c.position_side)
-                events += evs
-                changed |= _accounts_in(evs)
-            touched |= changed
-            self._update_holders(changed)
-            candidates = self.detector.on_accounts_changed(sorted(changed)) if changed else []
-        for acct_id in sorted(touched):
-            events += liquidator.protect_negative_balances(acct_id)
-        return events + self._margin_calls(touched)
-
-    def _margin_calls(self, account_ids) -> list:
-        """MARGIN_CALL once when a scope's margin ratio reaches the threshold; re-armed below it [I]."""
-        threshold = setting(self, "margin_call_ratio")
-        events = []
-        ch = self.clearing
-        for acct_id in sorted(account_ids):
-            acct = ch.accounts.get(acct_id)
-            if acct is None or acct_id < 0:
-                continue
-            scopes = []
-            for asset in sorted({ch.instruments[p.symbol].margin_asset for p in acct.open_positions()}):
-                f = ch.cross_figures(acct_id, asset)
-                if f.maint_margin:
-                    scopes.append(((acct_id, "CROSSED", asset, ""), f.margin_ratio, f.margin_balance,
-                                   f.maint_margin, f.wallet_balance))
-            for p in acct.open_positions():
-                if p.wallet is not None:
-                    f = ch.position_figures(p)
-                    scopes.append(((acct_id, "ISOLATED", p.symbol, p.side), f.margin_ratio,
-                                   p.wallet.balance + f.unrealized_pnl, f.maint_margin, 0))
-            live = {s[0] for s in scopes}
-            for key, ratio, mb, mm, cw in scopes:
-                high = ratio is None or ratio >= threshold
-                if high and key not in self.margin_called:
-                    self.margin_called.add(key)
-                    events.append(MarginCall(self.now, acct_id, key[1], key[2] if key[1] == "ISOLATED" else "",
-                                             key[3], ratio if ratio is not None else -1, mb, mm, cw))
-                elif not high:
-                    self.margin_called.discard(key)
-            self.margin_called -= {k for k in self.margin_called if k[0] == acct_id and k not in live}
-        return events
+        risk = self.risk
+        return risk.run(risk.detect_accounts(account_ids), set(account_ids))
 
     # ------------------------------------------------------------------ time and prices
     def market(self, symbol: str) -> SymbolMarket:
@@ -242,30 +202,18 @@ class Exchange:
         return ev + self.after_mark(symbol)
 
     def after_mark(self, symbol: str) -> list:
-        """What a new mark sets off: conditional-order triggers, then the liquidation check."""
+        """What a new mark sets off: conditional-order triggers, then the risk pass for the scopes
+        the mark made liquidatable and the accounts whose margin-call status it may have changed."""
         events = self.orders.on_mark(symbol, self.clearing.mark(symbol), self.now)
-        candidates = self.detector.on_mark(symbol, self.clearing.mark(symbol))
-        touched = {c.account_id for c in candidates} | _accounts_in(events) | self.holders(symbol)
-        return events + self._liquidate(candidates, touched)
+        risk = self.risk
+        candidates = risk.detect_mark(symbol)
+        touched = ({c.account_id for c in candidates} | _accounts_in(events)
+                   | risk.mark_accounts("calls_index", symbol))
+        return events + risk.run(candidates, touched)
 
     def holders(self, symbol: str) -> set[int]:
-        """Accounts with an open position in ``symbol`` (a derived index, for margin calls)."""
-        if self._holders is None:
-            self._holders = {}
-            for a, acct in self.clearing.accounts.items():
-                for p in acct.open_positions():
-                    self._holders.setdefault(p.symbol, set()).add(a)
-        return self._holders.get(symbol, set())
-
-    def _update_holders(self, account_ids) -> None:
-        if self._holders is None:
-            return
-        for a in account_ids:
-            for held in self._holders.values():
-                held.discard(a)
-            acct = self.clearing.accounts.get(a)
-            for p in (acct.open_positions() if acct else ()):
-                self._holders.setdefault(p.symbol, set()).add(a)
+        """Accounts with an open position in ``symbol`` (a derived index)."""
+        return self.risk.holders(symbol)
 
     def _settle_funding(self, symbol: str) -> list:
         """Pay funding at ``now``: each open position's q x mark x F between its wallet and the
@@ -289,6 +237,8 @@ class Exchange:
                 ch.ledger.move(settlement, wallet, income)
                 events.append(ch._changed(acct_id, wallet, income, "FUNDING_FEE", symbol, self.now))
         m.start_next_period(self.now, rate)
+        self.risk.forget_figures()
+        self.risk.changed_unseen(_accounts_in(events))
         return events
 
     def content_hash(self) -> str:
@@ -310,6 +260,8 @@ class Exchange:
             h.update(f"K|{key}|{k.account_id}|{k.secret}|{','.join(k.permissions)}\n".encode())
         h.update(f"F|{sorted(self.insurance_funds.items())}|{sorted(self.margin_called)}\n".encode())
         for name in sorted(self.settings):
+            if name in UNHASHED_SETTINGS:
+                continue
             h.update(f"S|{name}|{self.settings[name]!r}\n".encode())
 
     def state_hash(self) -> str:
@@ -328,9 +280,11 @@ class Exchange:
         return h.hexdigest()
 
 
-def _accounts_in(events) -> set[int]:
-    """The accounts whose balances or positions the events changed."""
-    return {e.account_id for e in events if isinstance(e, (BalanceChanged, PositionChanged))}
+_accounts_in = accounts_in
+
+#: commands after which the risk pass's derived indexes are rebuilt, as far as they concern them: what
+#: they depend on (bracket tables, thresholds, alert levels, the scan mode) may have changed
+_CONFIGURES_RISK = frozenset({"set_bracket_date", "set_setting", "set_alert_levels"})
 
 
 # ---------------------------------------------------------------------- handlers
@@ -524,8 +478,7 @@ def _set_bracket_date(ex: Exchange, date: str | None = None):
         day = None if date is None else dt.date.fromisoformat(date)
     except (TypeError, ValueError):
         raise E.illegal_param("date", "YYYY-MM-DD.") from None
-    ex.clearing.set_bracket_date(day)
-    ex._detector = None   # rebuilt on the new tables
+    ex.clearing.set_bracket_date(day)   # the risk pass's indexes are rebuilt on the new tables (_CONFIGURES_RISK)
     return None, []
 
 
@@ -550,6 +503,8 @@ def _check_ledger(ex: Exchange):
 def _set_setting(ex: Exchange, name: str, value: Any):
     if not isinstance(name, str) or not name or len(name) > 64:
         raise E.illegal_param("name")
+    if name == "risk_scan" and value not in RISK_SCAN_MODES:
+        raise E.illegal_param("value", f"risk_scan is one of {', '.join(RISK_SCAN_MODES)}.")
     ex.settings[name] = value
     return None, []
 
