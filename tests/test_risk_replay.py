@@ -12,12 +12,14 @@ from perpsim.core.exchange import Command, Exchange
 
 FIXTURE = Path(__file__).parent / "fixtures" / "risk_stream.json.gz"
 
-# Recorded from the code before the risk pass (commit 151c367), by replay() below.
-EXPECTED_EVENTS = "435c2b38fe999c1b425ce60dc05a1683ab6cf79e23ffce6cb35fa89d97bd2434"
-EXPECTED_STATE = "769782b81d70cb9ef7752af5abe910de7588cc2088d590a5cb521a6ebc62a177"
+# Recorded by replay() below from the code before the risk pass (first at 151c367; again on the merge
+# before the risk pass came in, after liquidation orders became one filled autoclose- order with
+# trade ids, which changed OrderUpdate events: 1483 -> 1541).
+EXPECTED_EVENTS = "0b0b148ba494b970067a6c60c2d15603bdf53b1db9a6ff1554e9b83d96006e6b"
+EXPECTED_STATE = "8336aeb45f16ec8218160581686a93bd009cf5c4117f2b19406711e0a5c66258"
 EXPECTED_COUNTS = {
     "BalanceChanged": 1694, "InsuranceFundChanged": 71, "MarkPriceUpdate": 1463, "ConfigChanged": 125,
-    "OrderUpdate": 1483, "DepthUpdate": 587, "TradeSettled": 722, "PositionChanged": 724, "Trade": 257,
+    "OrderUpdate": 1541, "DepthUpdate": 587, "TradeSettled": 722, "PositionChanged": 724, "Trade": 257,
     "AggTrade": 256, "Notification": 271, "FundingSettled": 16, "AlgoUpdate": 59, "LiquidationRecord": 48,
     "MarginCall": 12, "AdlRecord": 24, "RestrictionChanged": 5}
 
