@@ -68,15 +68,24 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
 
     from perpsim.binance.app import Server
 
+    from perpsim.venue.journal import JournalError
+
     console = Console(soft_wrap=True)
-    service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time)
+    try:
+        service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time)
+    except JournalError as e:   # damage, a locked directory, another format: said plainly, nothing changed
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {e}", markup=True, highlight=False)
+        raise SystemExit(2)
     token = admin_token or secrets.token_hex(16)
     server = Server(service, token)
 
     async def main():
         account_id, key, secret = await prepare(service)
-        if service.venue.recovery.replayed or service.venue.recovery.snapshot_seq:
-            console.print(f"[dim]{service.venue.recovery}[/dim]")
+        recovery = service.venue.recovery
+        if recovery.torn:
+            console.print(f"[bold yellow]WARNING: {recovery.torn}[/bold yellow]", highlight=False)
+        if recovery.replayed or recovery.snapshot_seq:
+            console.print(f"[dim]{recovery}[/dim]")
         console.print(f"[bold]perpsim[/bold] serving Binance USD-M on {', '.join(symbols)} ({clock} clock)")
         console.print(f"  REST       http://{host}:{port}")
         console.print(f"  WebSocket  ws://{host}:{port}/ws  (also /stream, /public/*, /market/*, /private/*)")
