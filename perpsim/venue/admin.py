@@ -17,8 +17,8 @@ from perpsim.core.exchange import Exchange
 
 from .dirlock import DirLock
 from .history import History
-from .journal import Journal, JournalDamaged, JournalError, utc_now
-from .venue import JOURNAL_FILE, Venue
+from .journal import Journal, JournalError, utc_now
+from .venue import JOURNAL_FILE, Venue, check_journal
 
 REPAIR_LOG = "repair.log"
 JOURNAL_FILES = (JOURNAL_FILE, JOURNAL_FILE + "-wal", JOURNAL_FILE + "-shm", "journal.mark")
@@ -27,7 +27,7 @@ JOURNAL_FILES = (JOURNAL_FILE, JOURNAL_FILE + "-wal", JOURNAL_FILE + "-shm", "jo
 def verify_journal(data_dir: str | Path) -> tuple[bool, list[str]]:
     """Read-only: SQLite's integrity check, every row and batch frame, the commit mark, each snapshot's
     hash against a replay, the ledger invariant. Bad rows are named by seq."""
-    j = Journal(Path(data_dir) / JOURNAL_FILE, "OFF", create=False)
+    j = Journal(Path(data_dir) / JOURNAL_FILE, "OFF", readonly=True)
     try:
         report = j.check(integrity="integrity_check")
         lines = report.lines(limit=200)
@@ -60,10 +60,10 @@ def replay_journal(data_dir: str | Path) -> tuple[int, str, bool]:
     lock = DirLock(data_dir, "journal replay")
     j = None
     try:
+        if not (Path(data_dir) / JOURNAL_FILE).exists():
+            raise JournalError(f"no journal at {Path(data_dir) / JOURNAL_FILE}")
+        report = check_journal(Path(data_dir) / JOURNAL_FILE)
         j = Journal(Path(data_dir) / JOURNAL_FILE, "NORMAL", create=False)
-        report = j.check()
-        if report.refuse:
-            raise JournalDamaged(report)
         j.adopt(report)
         history = History(j.db)
         ex = Exchange()
@@ -93,7 +93,7 @@ def hash_journal(data_dir: str | Path) -> str:
 
 def repair_plan(data_dir: str | Path, truncate_from: int | None) -> list[str]:
     """What a repair would drop, read-only (shown before the operator confirms)."""
-    j = Journal(Path(data_dir) / JOURNAL_FILE, "OFF", create=False)
+    j = Journal(Path(data_dir) / JOURNAL_FILE, "OFF", readonly=True)
     try:
         report = j.check(integrity="")
         lines = report.lines(limit=20)
@@ -115,6 +115,17 @@ def repair_journal(data_dir: str | Path, truncate_from: int | None = None, reind
         raise JournalError(f"no journal at {data_dir / JOURNAL_FILE}")
     lock = DirLock(data_dir, "journal repair")
     try:
+        if truncate_from is not None:   # refuse a cut that keeps a damaged row before copying anything
+            j = Journal(data_dir / JOURNAL_FILE, "OFF", readonly=True)
+            try:
+                bad = [f for f in j.check(integrity="").findings if f.seq < truncate_from]
+            finally:
+                j.close()
+            if bad:
+                raise JournalError(f"seq {bad[0].seq} is damaged too ({bad[0].what}): truncate from seq "
+                                   f"{bad[0].seq} or earlier")
+            if truncate_from < 1:
+                raise JournalError("--truncate-from must be at least 1")
         backup = data_dir / f"backup-{utc_now().replace(':', '')}"
         n = 1
         while backup.exists():

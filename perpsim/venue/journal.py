@@ -217,20 +217,32 @@ class CheckReport:
 class Journal:
     """Append commands in batches (one transaction each = group commit); read them back verified."""
 
-    def __init__(self, path: str | Path, sync: str = "FULL", create: bool = True):
+    def __init__(self, path: str | Path, sync: str = "FULL", create: bool = True, readonly: bool = False):
+        """``readonly`` opens an existing file without writing a byte (not even a checkpoint at close):
+        how the venue checks a journal before it trusts it, and how ``verify`` reads one."""
         if sync not in SYNC_MODES:
             raise JournalError(f"sync must be one of {', '.join(SYNC_MODES)}")
         self.path = Path(path)
         self.sync = sync
-        if not create and not self.path.exists():
+        self.readonly = readonly
+        if (readonly or not create) and not self.path.exists():
             raise JournalError(f"no journal at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.mark_file = MarkFile(self.path.with_suffix(".mark"))
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute(f"PRAGMA synchronous={sync}")
-            self.db.executescript(_SCHEMA)
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                          check_same_thread=False)
+            else:
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute(f"PRAGMA synchronous={sync}")
+                self.db.executescript(_SCHEMA)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "commands", "batches", "snapshots"} <= tables:
+                if not readonly or {"meta", "commands"} - tables:
+                    raise JournalError(f"{self.path}: not a perpsim journal (tables {sorted(tables)})")
+                self.framed = False   # a journal from before batch framing, read as it is
             self._check_format()
             self.last_seq, self.chain = self._head()
         except sqlite3.DatabaseError as e:
@@ -239,6 +251,8 @@ class Journal:
 
     def _check_format(self) -> None:
         rows = dict(self.db.execute("SELECT key, value FROM meta"))
+        if not rows and self.readonly:
+            return
         if not rows:
             self.db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("format", FORMAT_NAME), ("state_format", str(STATE_FORMAT)), ("framing", FRAMING)])
@@ -249,14 +263,17 @@ class Journal:
             raise JournalError(
                 f"{self.path}: written by another perpsim version (state format {rows.get('state_format')}, "
                 f"this perpsim reads format {STATE_FORMAT}); replay it with that version or start a new data directory")
-        self.framed = rows.get("framing") == FRAMING
+        self.framed = self.framed and rows.get("framing") == FRAMING
 
     framed = True
 
     def _head(self) -> tuple[int, str]:
-        row = self.db.execute("SELECT last_seq, chain FROM batches ORDER BY last_seq DESC LIMIT 1").fetchone()
+        row = self._frames_query("SELECT last_seq, chain FROM batches ORDER BY last_seq DESC LIMIT 1").fetchone()
         last = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM commands").fetchone()[0]
         return (last, row[1] if row else GENESIS)
+
+    def _frames_query(self, sql: str):
+        return self.db.execute(sql if self.framed or not self.readonly else "SELECT 1 WHERE 0")
 
     # ------------------------------------------------------------------ writing
     def begin(self) -> None:
@@ -341,7 +358,7 @@ class Journal:
                 report.sqlite += msgs
 
     def _check_rows(self, report: CheckReport) -> None:
-        frames = self.db.execute("SELECT first_seq, last_seq, crc, chain FROM batches ORDER BY last_seq").fetchall()
+        frames = self._frames_query("SELECT first_seq, last_seq, crc, chain FROM batches ORDER BY last_seq").fetchall()
         report.batches = len(frames)
         crcs: dict[int, int] = {}
         expected = 1

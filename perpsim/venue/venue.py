@@ -37,7 +37,7 @@ from perpsim.core.instruments import Instrument
 from .clock import make_clock
 from .dirlock import DirLock
 from .history import History
-from .journal import CheckReport, Journal, JournalDamaged, JournalError
+from .journal import CheckReport, Journal, JournalDamaged, JournalError, MarkFile
 
 JOURNAL_FILE = "journal.sqlite"
 log = logging.getLogger("perpsim.venue")
@@ -62,6 +62,13 @@ class VenueFault(VenueError):
 
 
 INTERNAL_ERROR = "An unknown error occurred while processing the request."
+
+
+def _internal_error() -> VenueError:
+    """Binance's -1000 for a command the venue failed on (a bug, logged): HTTP 500, the fault is ours."""
+    e = VenueError(-1000, INTERNAL_ERROR)
+    e.http_status = 500
+    return e
 
 
 @dataclass
@@ -114,9 +121,10 @@ class Venue:
             path = Path(data_dir) if data_dir is not None else default_data_dir()
             self.dir_lock = DirLock(path)
             try:
+                report = check_journal(path / JOURNAL_FILE, "quick_check" if integrity_check else "")
                 self.journal = Journal(path / JOURNAL_FILE, sync)
                 self.history = History(self.journal.db)
-                self._recover(integrity_check)
+                self._recover(report)
             except BaseException:
                 if self.journal is not None:
                     self.journal.close()
@@ -125,11 +133,8 @@ class Venue:
                 raise
 
     # ------------------------------------------------------------------ recovery
-    def _recover(self, integrity_check: bool) -> None:
+    def _recover(self, report: CheckReport) -> None:
         j = self.journal
-        report = j.check(integrity="quick_check" if integrity_check else "")
-        if report.refuse:
-            raise JournalDamaged(report)
         j.adopt(report)
         if report.torn_from is not None:
             log.warning("%s", report.torn_line())
@@ -215,7 +220,7 @@ class Venue:
                 log.error("command %s raised inside the venue; refused alone, state rebuilt from the journal",
                           cmds[f.index].kind, exc_info=f.error)
                 self._rollback_and_rebuild(f.error)
-                refused[f.index] = Result([], None, VenueError(-1000, INTERNAL_ERROR))
+                refused[f.index] = Result([], None, _internal_error())
                 continue
             except Exception as e:
                 self._journal_failed(e)
@@ -304,6 +309,27 @@ class Venue:
             if self.dir_lock is not None:
                 self.dir_lock.release()
                 self.dir_lock = None
+
+
+def check_journal(path: Path, integrity: str = "quick_check") -> CheckReport:
+    """Check a journal read-only, before anything may write to it; raise ``JournalDamaged`` on damage."""
+    if not path.exists() or path.stat().st_size == 0:
+        report = CheckReport(path)
+        exists, mark = MarkFile(path.with_suffix(".mark")).read()
+        if exists and (mark is None or mark.seq):
+            report.mark = mark
+            report.mark_problem = (f"there is no journal, but the commit mark says seq {mark.seq} was committed"
+                                   if mark else "there is no journal, and the commit mark is unreadable")
+            raise JournalDamaged(report)
+        return report
+    j = Journal(path, "OFF", readonly=True)
+    try:
+        report = j.check(integrity=integrity)
+    finally:
+        j.close()
+    if report.refuse:
+        raise JournalDamaged(report)
+    return report
 
 
 def replay(data_dir: str | Path, instruments: dict[str, Instrument] | None = None) -> tuple[Exchange, int]:
