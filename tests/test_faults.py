@@ -448,6 +448,8 @@ def exploding_deposit(monkeypatch):
     def deposit(ex, account_id, asset, amount, wallet="FUTURES"):
         if amount == 13:
             ex.clearing.deposit(account_id, wallet, asset, 1, ex.now)   # half-done work first
+            if "BTCUSDT" in ex.clearing.marks:
+                ex.clearing.marks["BTCUSDT"] = 10**28
             raise OverflowError("Python int too large to convert to C long")
         return real(ex, account_id=account_id, asset=asset, amount=amount, wallet=wallet)
     monkeypatch.setitem(core_exchange._HANDLERS, "deposit", deposit)
@@ -473,6 +475,16 @@ def test_a_command_that_raises_is_refused_alone_and_the_venue_goes_on(tmp_path, 
     served_equals_journal(v, tmp_path)
     twin.close()
     v.close()
+
+
+def test_without_a_journal_a_command_that_raises_stops_the_venue(exploding_deposit):
+    v = Venue(journal=False)
+    populate(v, batches=1)
+    with pytest.raises(VenueFault) as e:
+        v.submit("deposit", account_id=1, asset="USDT", amount=13)
+    assert e.value.code == -1000 and "raised inside the core" in v.faulted
+    with pytest.raises(VenueFault, match="The venue stopped"):
+        v.submit("deposit", account_id=1, asset="USDT", amount=1)
 
 
 def test_over_http_a_raising_handler_and_an_unbounded_price_change_nothing(tmp_path, exploding_deposit):
