@@ -503,3 +503,28 @@ def test_over_http_a_raising_handler_and_an_unbounded_price_change_nothing(tmp_p
         premium = srv.http.get("/fapi/v1/premiumIndex", params={"symbol": "BTCUSDT"}).json()
         assert premium["markPrice"].startswith("60000")
         assert srv.price("BTCUSDT", "61000")["markPrice"].startswith("61000")   # and it goes on
+
+
+def test_over_http_a_cancel_that_cannot_be_journaled_leaves_the_order_new_everywhere(tmp_path):
+    """The disk-full case over the API: the cancel is answered 503 -1001 and the order stays NEW, served
+    and after a restart (never CANCELED in memory only)."""
+    with running_server(tmp_path) as srv:
+        srv.price("BTCUSDT", "60000")
+        tr = srv.account(deposit="10000")
+        r = srv.signed("POST", "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                      "timeInForce": "GTC", "quantity": "0.01", "price": "59000"},
+                       body=True)
+        assert r.status_code == 200, r.text
+        oid = r.json()["orderId"]
+        j = srv.service.venue.journal
+        j.db = _FailingCommit(j.db, sqlite3.OperationalError("database or disk is full"))
+        r = srv.signed("DELETE", "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "orderId": oid})
+        assert r.status_code == 503 and r.json()["code"] == -1001, r.text
+        q = srv.signed("GET", "/fapi/v1/order", tr, {"symbol": "BTCUSDT", "orderId": oid}).json()
+        assert q["status"] == "NEW"
+        served = srv.service.venue.state_hash()
+    v = Venue(tmp_path)
+    assert v.state_hash() == served
+    resting = v.read(lambda ex: [(o.order_id, o.status) for o in ex.orders.open_orders(tr["accountId"])])
+    assert resting == [(oid, "NEW")]
+    v.close()
