@@ -96,7 +96,8 @@ def test_a_bad_middle_row_is_refused_untouched_named_and_repaired_only_on_the_op
     with pytest.raises(JournalDamaged) as e:
         Venue(d)
     msg = str(e.value)
-    assert "damaged at seq 20" in msg and "BAD ROW seq 20: checksum mismatch" in msg
+    assert "damaged at seq 20, before its last batch" in msg and "BAD ROW seq 20: checksum mismatch" in msg
+    assert "--truncate-from 20      keeps a copy of the files, then drops seq 20 and after (34 command row(s))" in msg
     assert f"perpsim journal repair {d} --truncate-from 20" in msg and "Nothing was changed" in msg
     assert files_digest(d) == before          # refused: not one byte changed (the lock file aside)
 
@@ -168,7 +169,7 @@ def test_a_torn_batch_that_was_acknowledged_is_refused(tmp_path):
     d, _ = made(tmp_path)
     _tear_last_batch(d, acknowledged=True)
     before = files_digest(d)
-    with pytest.raises(JournalDamaged, match="acknowledged"):
+    with pytest.raises(JournalDamaged, match="in its last batch, which the commit mark shows was acknowledged"):
         Venue(d)
     assert files_digest(d) == before
 

@@ -161,6 +161,7 @@ class CheckReport:
     torn_from: int | None = None     # a torn, unacknowledged last batch starts here: droppable
     torn_rows: int = 0
     damaged_from: int | None = None  # damage that must not be dropped starts here: refuse
+    damage_where: str = ""
 
     @property
     def refuse(self) -> bool:
@@ -199,8 +200,8 @@ class CheckReport:
         elif self.mark_problem:
             head += self.mark_problem
         else:
-            head += (f"the journal is damaged at seq {self.damaged_from}, before its last batch or in a batch "
-                     "that was acknowledged; dropping it would lose acknowledged commands")
+            head += (f"the journal is damaged at seq {self.damaged_from}, {self.damage_where or 'before its last batch'}; "
+                     "dropping it would lose acknowledged commands")
         out = [head] + ["  " + s for s in self.lines(limit=10)[1:]]
         out.append("Nothing was changed. To proceed:")
         out.append(f"  perpsim journal verify {d}      names every bad row")
@@ -208,8 +209,9 @@ class CheckReport:
         if self.sqlite and self.damaged_from is None and not self.findings:
             out.append(f"  perpsim journal repair {d} --reindex      rebuilds the indexes, keeping a copy")
         cut = self.damaged_from if self.damaged_from is not None else (self.end + 1)
+        lost = max(0, self.last_row - cut + 1)
         out.append(f"  perpsim journal repair {d} --truncate-from {cut}      keeps a copy of the files, then drops "
-                   f"seq {cut} and after (accepting the loss of the commands it names)")
+                   f"seq {cut} and after ({lost} command row(s)), accepting their loss on record")
         return "\n".join(out)
 
 
@@ -438,6 +440,8 @@ class Journal:
                                                    (torn,)).fetchone()[0]
             else:
                 report.damaged_from = first_bad
+                report.damage_where = ("in its last batch, which the commit mark shows was acknowledged"
+                                       if torn is not None else "before its last batch")
                 return
         elif report.last_row > last_framed and self.framed:   # intact rows without a committed frame
             report.torn_from = last_framed + 1
