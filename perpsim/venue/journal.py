@@ -177,7 +177,10 @@ class CheckReport:
 
     def lines(self, limit: int = 50) -> list[str]:
         out = [f"{self.rows} command row(s) in {self.batches} batch(es); last intact batch ends at seq {self.end}"]
-        out += [f"SQLITE: {m}" for m in self.sqlite[:limit]]
+        sqlite_lines = [line for m in self.sqlite for line in m.splitlines() if line.strip()]
+        out += [f"SQLITE: {m}" for m in sqlite_lines[:limit]]
+        if len(sqlite_lines) > limit:
+            out.append(f"SQLITE: ... and {len(sqlite_lines) - limit} more line(s)")
         out += [f"BAD ROW {f}" for f in self.findings[:limit]]
         if len(self.findings) > limit:
             out.append(f"... and {len(self.findings) - limit} more bad row(s)")
@@ -202,14 +205,20 @@ class CheckReport:
         else:
             head += (f"the journal is damaged at seq {self.damaged_from}, {self.damage_where or 'before its last batch'}; "
                      "dropping it would lose acknowledged commands")
-        out = [head] + ["  " + s for s in self.lines(limit=10)[1:]]
+        out = [head] + ["  " + s for s in self.lines(limit=10)[1:] if not s.startswith("COMMIT MARK")]
         out.append("Nothing was changed. To proceed:")
         out.append(f"  perpsim journal verify {d}      names every bad row")
         out.append("  restore the data directory from a backup (journal.sqlite, journal.sqlite-wal, journal.mark), or")
         if self.sqlite and self.damaged_from is None and not self.findings:
-            out.append(f"  perpsim journal repair {d} --reindex      rebuilds the indexes, keeping a copy")
+            out.append(f"  perpsim journal repair {d} --reindex      rebuilds the indexes, keeping a copy; if the "
+                       "check still fails after it, the damage is in the tables: restore from a backup")
+            return "\n".join(out)
         cut = self.damaged_from if self.damaged_from is not None else (self.end + 1)
         lost = max(0, self.last_row - cut + 1)
+        if not lost and self.damaged_from is None:
+            out.append(f"  perpsim journal repair {d} --truncate-from {cut}      keeps a copy of the files and accepts, "
+                       f"on record, that the journal ends at seq {cut - 1}")
+            return "\n".join(out)
         out.append(f"  perpsim journal repair {d} --truncate-from {cut}      keeps a copy of the files, then drops "
                    f"seq {cut} and after ({lost} command row(s)), accepting their loss on record")
         return "\n".join(out)

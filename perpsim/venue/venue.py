@@ -84,8 +84,7 @@ class Recovery:
         return c.torn_line() if c is not None and c.torn_from is not None else ""
 
     def __str__(self) -> str:
-        s = f"recovered from snapshot at seq {self.snapshot_seq}, replayed {self.replayed} command(s)"
-        return s + (f"; {self.torn}" if self.torn else "")
+        return f"recovered from snapshot at seq {self.snapshot_seq}, replayed {self.replayed} command(s)"
 
 
 Subscriber = Callable[[int, Command, Result], None]
