@@ -369,10 +369,15 @@ class Journal:
                 report.sqlite += msgs
 
     def _check_rows(self, report: CheckReport) -> None:
-        frames = self._frames_query("SELECT first_seq, last_seq, crc, chain FROM batches ORDER BY last_seq").fetchall()
-        report.batches = len(frames)
-        crcs: dict[int, int] = {}
-        expected = 1
+        """One pass over the rows and, beside them, the frames (memory bounded by one batch)."""
+        exists, mark = self.mark_file.read()
+        report.mark = mark
+        if exists and mark is None:
+            report.mark_problem = (f"the commit mark {self.mark_file.path.name} is unreadable, so it cannot be "
+                                   "checked whether committed commands are missing")
+        walk = _FrameWalk(self._frames_query("SELECT first_seq, last_seq, crc, chain FROM batches ORDER BY last_seq"),
+                          report, mark)
+        legacy_crc, expected = 0, 1
         for seq, ts, kind, body, crc in self.db.execute("SELECT seq, ts, kind, body, crc FROM commands ORDER BY seq"):
             report.rows += 1
             if seq != expected:
@@ -380,41 +385,20 @@ class Journal:
             why = _bad_row(seq, ts, kind, body, crc)
             if why:
                 report.findings.append(Finding(seq, why))
-            else:
-                crcs[seq] = crc
+            if self.framed:
+                walk.row(seq, None if why else crc)
+            elif not why:
+                legacy_crc = zlib.crc32(crc.to_bytes(4, "big"), legacy_crc)
             expected = seq + 1
         report.last_row = expected - 1
-        if not self.framed:   # a journal from before batch framing: its rows are one batch once intact
-            if not report.findings and report.rows:
-                frames = [(1, report.last_row, batch_crc(crcs[s] for s in range(1, report.last_row + 1)), None)]
-            report.batches = len(frames)
-        chain, prev_last, end = GENESIS, 0, 0
-        for first, last, crc, stored_chain in frames:
-            if first != prev_last + 1 or last < first:
-                report.findings.append(Finding(prev_last + 1, f"batch frame {first}-{last} does not follow seq {prev_last}"))
-                break
-            have = [crcs.get(s) for s in range(first, last + 1)]
-            if None in have:   # its damaged rows are findings already; rows missing at its end are not
-                if not any(first <= f.seq <= last for f in report.findings):
-                    gone = next(s for s, c in zip(range(first, last + 1), have) if c is None)
-                    report.findings.append(Finding(gone, f"missing (its batch frame says the batch ends at seq {last})"))
-                break
-            if batch_crc(have) != crc:
-                report.findings.append(Finding(first, f"batch {first}-{last}: frame checksum mismatch"))
-                break
-            chain = chain_next(chain, first, last, crc)
-            if stored_chain is not None and stored_chain != chain:
-                report.findings.append(Finding(first, f"batch {first}-{last}: chain hash mismatch"))
-                break
-            end = prev_last = last
-        report.end = end
-        exists, mark = self.mark_file.read()
-        report.mark = mark
-        if exists and mark is None:
-            report.mark_problem = (f"the commit mark {self.mark_file.path.name} is unreadable, so it cannot be "
-                                   "checked whether committed commands are missing")
-        self._mark_exists = exists
-        self._frames = frames
+        if self.framed:
+            walk.finish()
+        elif not report.findings and report.rows:   # from before batch framing: one batch once intact
+            walk.last_frame, walk.batches, report.end = (1, report.last_row), 1, report.last_row
+            if mark is not None and mark.seq == report.last_row:
+                walk.mark_chain = chain_next(GENESIS, 1, report.last_row, legacy_crc)
+        report.batches = walk.batches
+        self._walk = walk
 
     def _chain_at(self, frames, seq: int) -> str:
         chain = GENESIS
@@ -425,9 +409,8 @@ class Journal:
         return chain
 
     def _classify(self, report: CheckReport) -> None:
-        frames = self._frames
-        last_frame_first = frames[-1][0] if frames else 1
-        last_framed = frames[-1][1] if frames else 0
+        walk = self._walk
+        last_frame_first, last_framed = walk.last_frame or (1, 0)
         bad = sorted(f.seq for f in report.findings)
         mark = report.mark
         if bad and not self.framed:   # no frames to tell a torn batch by: all damage is refused
@@ -466,7 +449,7 @@ class Journal:
                 f"seq {end}: {mark.seq - end} committed command(s) are missing (journal.sqlite-wal truncated, "
                 "deleted or restored without it while the venue was stopped, or a power loss at synchronous "
                 "NORMAL/OFF)")
-        elif mark.seq and (self._chain_at(frames, mark.seq) != mark.chain or not any(f[1] == mark.seq for f in frames)):
+        elif mark.seq and walk.mark_chain != mark.chain:
             report.mark_problem = (
                 f"the commit mark (seq {mark.seq}) does not match the journal's batch at that seq: the journal "
                 "file is not the one the mark was written with (another copy, or restored from elsewhere)")
@@ -536,6 +519,65 @@ class Journal:
             self.db.close()
         finally:
             self.mark_file.close()
+
+
+class _FrameWalk:
+    """Verifies batch frames in step with the rows (both in seq order): contiguity, the rows' CRC, the chain.
+
+    Stops verifying at the first bad frame; ``report.end`` is the last seq of the intact prefix."""
+
+    def __init__(self, frames, report: CheckReport, mark: Mark | None):
+        self.frames, self.report, self.mark = iter(frames), report, mark
+        self.cur = next(self.frames, None)
+        self.chain, self.prev_last, self.ok, self.batches = GENESIS, 0, True, 0
+        self.last_frame: tuple[int, int] | None = None
+        self.mark_chain = GENESIS if mark is not None and mark.seq == 0 else None
+        self._crc, self._n, self._broken = 0, 0, False
+
+    def row(self, seq: int, crc: int | None) -> None:
+        while self.cur is not None and seq > self.cur[1]:
+            self._close()
+        if self.cur is not None and self.cur[0] <= seq:
+            if crc is None:
+                self._broken = True
+            else:
+                self._crc, self._n = zlib.crc32(crc.to_bytes(4, "big"), self._crc), self._n + 1
+
+    def finish(self) -> None:
+        while self.cur is not None:
+            self._close()
+
+    def _close(self) -> None:
+        first, last, crc, stored = self.cur
+        self.batches += 1
+        self.last_frame = (first, last)
+        r = self.report
+        if self.ok:
+            if first != self.prev_last + 1 or last < first:
+                r.findings.append(Finding(self.prev_last + 1, f"batch frame {first}-{last} does not follow seq "
+                                                              f"{self.prev_last}"))
+                self.ok = False
+            elif self._broken:   # its damaged rows are findings already
+                self.ok = False
+            elif self._n != last - first + 1:
+                if not (r.findings and r.findings[-1].seq >= first):
+                    r.findings.append(Finding(first + self._n, f"missing (its batch frame says the batch ends "
+                                                               f"at seq {last})"))
+                self.ok = False
+            elif self._crc != crc:
+                r.findings.append(Finding(first, f"batch {first}-{last}: frame checksum mismatch"))
+                self.ok = False
+            else:
+                self.chain = chain_next(self.chain, first, last, crc)
+                if stored != self.chain:
+                    r.findings.append(Finding(first, f"batch {first}-{last}: chain hash mismatch"))
+                    self.ok = False
+                else:
+                    r.end = self.prev_last = last
+                    if self.mark is not None and self.mark.seq == last:
+                        self.mark_chain = self.chain
+        self._crc, self._n, self._broken = 0, 0, False
+        self.cur = next(self.frames, None)
 
 
 def sqlite_error(path: Path, e: sqlite3.DatabaseError) -> JournalError:
