@@ -237,6 +237,22 @@ def test_a_journal_replaced_by_another_copy_or_deleted_is_refused(tmp_path):
         Venue(d)
 
 
+def test_a_mark_behind_the_journal_is_accepted_an_unreadable_one_refused(tmp_path):
+    """Killed between COMMIT and the mark's write, the mark lags one batch: that is no loss. A mark that
+    does not decode cannot vouch for anything: refused."""
+    d, h = made(tmp_path)
+    db = sqlite3.connect(d / JOURNAL)
+    last, chain = db.execute("SELECT last_seq, chain FROM batches ORDER BY last_seq DESC LIMIT 1 OFFSET 1").fetchone()
+    db.close()
+    MarkFile(d / "journal.mark").write(Mark(last, chain), sync=True)
+    v = Venue(d)
+    assert v.state_hash() == h and v.last_seq == 53
+    v.close()
+    (d / "journal.mark").write_bytes(b"perpsim-mark 1 garbage\n")
+    with pytest.raises(JournalDamaged, match="commit mark journal.mark is unreadable"):
+        Venue(d)
+
+
 def test_a_journal_from_before_batch_frames_is_framed_once_intact(tmp_path):
     d, h = made(tmp_path)
     sql(d, "DROP TABLE batches", "DELETE FROM meta WHERE key = 'framing'")
