@@ -64,13 +64,13 @@ def bench(name: str = typer.Argument(..., help=f"One of {', '.join(BENCHMARKS)},
         typer.echo(json.dumps({"benchmark": "all", "results": results}))
 
 
-journal_app = typer.Typer(no_args_is_help=True, help="Check, rebuild and hash a venue's journal.")
+journal_app = typer.Typer(no_args_is_help=True, help="Check, rebuild, hash and repair a venue's journal.")
 app.add_typer(journal_app, name="journal")
 
 
 @journal_app.command("verify")
 def journal_verify(data_dir: Path = typer.Argument(..., help="The venue's data directory.")):
-    """Check every row's checksum, the sequence, each snapshot against a replay, and the ledger."""
+    """Check SQLite's integrity, every row and batch, the commit mark, snapshots, the ledger; name bad rows."""
     from perpsim.venue.admin import verify_journal
 
     ok, lines = _journal_call(verify_journal, data_dir)
@@ -96,11 +96,32 @@ def journal_hash(data_dir: Path = typer.Argument(..., help="The venue's data dir
     typer.echo(_journal_call(hash_journal, data_dir))
 
 
-def _journal_call(fn, data_dir: Path):
+@journal_app.command("repair")
+def journal_repair(data_dir: Path = typer.Argument(..., help="The venue's data directory (no venue may run on it)."),
+                   truncate_from: int = typer.Option(None, "--truncate-from", metavar="SEQ",
+                                                     help="Drop command SEQ and every command after it."),
+                   reindex: bool = typer.Option(False, "--reindex", help="Rebuild every SQLite index."),
+                   yes: bool = typer.Option(False, "--yes", help="Do not ask; the operator has decided.")):
+    """Repair a damaged journal on the operator's word: copies the files aside first, logs to repair.log."""
+    from perpsim.venue.admin import repair_journal, repair_plan
+
+    if truncate_from is not None:
+        for line in _journal_call(repair_plan, data_dir, truncate_from):
+            typer.echo(line)
+    if not yes:
+        if not sys.stdin.isatty():
+            typer.echo("error: a repair drops data; confirm with --yes (no terminal to ask on)", err=True)
+            raise typer.Exit(2)
+        typer.confirm("Proceed? A copy of the original files is kept", abort=True)
+    for line in _journal_call(repair_journal, data_dir, truncate_from, reindex):
+        typer.echo(line)
+
+
+def _journal_call(fn, data_dir: Path, *args):
     from perpsim.venue.journal import JournalError
 
     try:
-        return fn(data_dir)
+        return fn(data_dir, *args)
     except JournalError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)

@@ -97,18 +97,27 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
     from perpsim.binance.app import Server
     from perpsim.binance.transport import uvicorn_config
 
+    from perpsim.venue.journal import JournalError
+
     # the event loop shares the interpreter lock with the sequencer and reader threads: hand it over every
     # 1 ms rather than Python's default 5 ms, so a ping waits at most a few ms behind a heavy read
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     console = Console(soft_wrap=True)
-    service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time, history_days=history_days)
+    try:
+        service, data_dir = build(data_dir, clock, seed, replay, symbols, check_time, history_days=history_days)
+    except JournalError as e:   # damage, a locked directory, another format: said plainly, nothing changed
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {e}", markup=True, highlight=False)
+        raise SystemExit(2)
     token = admin_token or secrets.token_hex(16)
     server = Server(service, token, limiter, webhook_policy=webhook_policy)
 
     async def main():
         account_id, key, secret = await prepare(service)
-        if service.venue.recovery.replayed or service.venue.recovery.snapshot_seq:
-            console.print(f"[dim]{service.venue.recovery}[/dim]")
+        recovery = service.venue.recovery
+        if recovery.torn:
+            console.print(f"[bold yellow]WARNING: {recovery.torn}[/bold yellow]", highlight=False)
+        if recovery.replayed or recovery.snapshot_seq:
+            console.print(f"[dim]{recovery}[/dim]")
         console.print(f"[bold]perpsim[/bold] serving Binance USD-M on {', '.join(symbols)} ({clock} clock)")
         console.print(f"  REST       http://{host}:{port}")
         console.print(f"  WebSocket  ws://{host}:{port}/ws  (also /stream, /public/*, /market/*, /private/*)")

@@ -81,6 +81,11 @@ class CrossFigures(NamedTuple):
     max_withdraw: int
 
 
+#: The largest single deposit, withdrawal or transfer (1e9 of an asset, in 1e-8 units): a bound on
+#: operator input so every balance and history row stays far inside SQLite's 64-bit integers.
+MAX_AMOUNT = 10**9 * 10**8
+
+
 class ClearingHouse:
     """The futures clearing state of one venue."""
 
@@ -143,8 +148,8 @@ class ClearingHouse:
 
     @staticmethod
     def _check_amount(amount: object, field: str = "amount") -> int:
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            raise E.illegal_param(field, "It must be a positive amount.")
+        if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT:
+            raise E.illegal_param(field, "It must be a positive amount of at most 1,000,000,000.")
         return amount
 
     @staticmethod
@@ -278,9 +283,9 @@ class ClearingHouse:
 
     # ------------------------------------------------------------------ marks
     def set_mark(self, symbol: str, price: int, now: int = 0) -> list:
-        get_instrument(self.instruments, symbol)
-        if not isinstance(price, int) or isinstance(price, bool) or price <= 0:
-            raise E.illegal_param("markPrice", "It must be positive.")
+        ins = get_instrument(self.instruments, symbol)
+        if not isinstance(price, int) or isinstance(price, bool) or not 0 < price <= ins.max_price:
+            raise E.illegal_param("markPrice", "It must be positive and at most the symbol's maxPrice (PRICE_FILTER).")
         self.marks[symbol] = price
         return [MarkPriceSet(symbol, price, now)]
 

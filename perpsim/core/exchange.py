@@ -322,7 +322,7 @@ def _create_account(ex: Exchange, account_id: int | None = None, deposit: dict |
     deposits = []
     for asset, amount in (deposit or {}).items():
         ex.clearing._check_asset(asset)
-        deposits.append((asset, _int(amount, "deposit", positive=True)))
+        deposits.append((asset, ex.clearing._check_amount(amount, "deposit")))
     acct = ex.clearing.create_account(ex.now, account_id)
     events = []
     for asset, amount in deposits:
@@ -411,10 +411,16 @@ def _trade(ex: Exchange, buyer: int, seller: int, symbol: str, qty: int, price: 
                                    seller_position_side, ex.now)
 
 
+#: One clock advance runs every funding time it passes: a year (1,098 settlements) bounds one command's work.
+MAX_ADVANCE_MS = 366 * 24 * 3600 * 1000
+
+
 @handler("advance_clock")
 def _advance_clock(ex: Exchange, ms: int):
     """Move the simulated clock forward by ``ms``, running what that time brings (marks, funding)."""
-    events = ex.advance_to(ex.now + _int(ms, "advanceMs", positive=True))
+    if _int(ms, "advanceMs", positive=True) > MAX_ADVANCE_MS:
+        raise E.illegal_param("advanceMs", "It must be at most one year (31622400000 ms) per call.")
+    events = ex.advance_to(ex.now + ms)
     return ex.now, events
 
 
@@ -422,8 +428,17 @@ def _advance_clock(ex: Exchange, ms: int):
 def _set_index(ex: Exchange, symbol: str, price: int):
     """Set every index constituent of ``symbol`` to ``price``; the mark follows by Binance's formula."""
     m = ex.market(symbol)
-    m.set_price(ex.now, _int(price, "price", positive=True))
+    m.set_price(ex.now, _index_price(ex, symbol, price))
     return None, ex._remark(symbol)
+
+
+def _index_price(ex: Exchange, symbol: str, price: object) -> int:
+    """An operator's index price: positive and at most the symbol's PRICE_FILTER maxPrice (Binance's
+    exchangeInfo), so no figure derived from it can leave the integer range of the risk indexes."""
+    price = _int(price, "price", positive=True)
+    if price > get_instrument(ex.clearing.instruments, symbol).max_price:
+        raise E.illegal_param("price", "It must be at most the symbol's maxPrice (PRICE_FILTER).")
+    return price
 
 
 @handler("set_index_constituents")
@@ -436,7 +451,7 @@ def _set_index_constituents(ex: Exchange, symbol: str, constituents: list):
     for c in constituents:
         if not (isinstance(c, list) and len(c) == 3 and isinstance(c[0], str) and 0 < len(c[0]) <= 32):
             raise E.illegal_param("constituents", "Each item is [source, price, weight].")
-        items.append((c[0], _int(c[1], "price", positive=True), _int(c[2], "weight")))
+        items.append((c[0], _index_price(ex, symbol, c[1]), _int(c[2], "weight")))
     if any(w < 0 for _, _, w in items):
         raise E.illegal_param("constituents", "Weights are not negative.")
     result = ex.market(symbol).set_constituents(ex.now, items)
@@ -486,7 +501,7 @@ def _set_bracket_date(ex: Exchange, date: str | None = None):
 def _fund_insurance(ex: Exchange, asset: str, amount: int):
     """Seed an insurance fund with test money (an admin deposit)."""
     ex.clearing._check_asset(asset)
-    amount = _int(amount, "amount", positive=True)
+    amount = ex.clearing._check_amount(amount)
     fund = ex.insurance_account(asset)
     w = ex.clearing.user_wallet(fund, "FUTURES", asset)
     ex.clearing.ledger.deposit(w, amount)

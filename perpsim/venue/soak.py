@@ -90,7 +90,7 @@ def check(data_dir: str | Path, acked: dict[int, int]) -> dict:
         recovered_hash = venue.state_hash()
         balanced = venue.read(lambda ex: ex.clearing.is_balanced())
         last = venue.last_seq
-        tail = venue.recovery.tail
+        tail = venue.recovery.torn
     finally:
         venue.close()
     db = sqlite3.connect(Path(data_dir) / "journal.sqlite")
