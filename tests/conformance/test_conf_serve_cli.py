@@ -8,74 +8,25 @@ same demo account.
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import ccxt
 import ccxt.pro
 import httpx
 import pytest
 
+from botkit import Serve
 from confkit import localize
 from serverkit import free_port
 
 SYM = "BTC/USDT:USDT"
-PERPSIM = str(Path(sys.executable).parent / "perpsim")
-
-
-class Serve:
-    """`perpsim serve` in a subprocess; what it printed, parsed."""
-
-    def __init__(self, data_dir: Path, port: int):
-        self.port = port
-        self.proc = subprocess.Popen([PERPSIM, "serve", "--port", str(port), "--data-dir", str(data_dir)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=dict(os.environ, COLUMNS="200", NO_COLOR="1"))
-        self.out = []
-        deadline = time.monotonic() + 60
-        while not any("OpenAPI" in line for line in self.out):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                raise AssertionError("perpsim serve did not start: " + "".join(self.out))
-            self.out.append(self.proc.stdout.readline())
-        text = "".join(self.out)
-        self.base = re.search(r"REST\s+(http://\S+)", text).group(1)
-        self.ws = re.search(r"WebSocket\s+(ws://\S+?)/ws", text).group(1)
-        self.key = re.search(r"API key ([0-9a-f]{64})", text).group(1)
-        self.secret = re.search(r"secret\s+([0-9a-f]{64})", text).group(1)
-        self.token = re.search(r"admin token\s+(\S+)", text).group(1)
-        self.account = int(re.search(r"demo account (\d+)", text).group(1))
-        deadline = time.monotonic() + 20
-        while True:   # the printed URL answers once uvicorn is listening
-            try:
-                httpx.get(self.base + "/fapi/v1/ping", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     d = tmp_path_factory.mktemp("serve-cli")
-    s = Serve(d, free_port())
-    s.data_dir = d
+    s = Serve(d, port=free_port())
     yield s
     s.stop()
 
@@ -123,7 +74,7 @@ def test_the_index_feed_moves_the_mark_on_the_stream(served):
 def test_restart_keeps_the_demo_account(served):
     first = (served.account, served.key, served.secret)
     assert served.stop() in (0, -signal.SIGINT, 130)
-    again = Serve(served.data_dir, free_port())
+    again = Serve(served.data_dir, port=free_port())
     try:
         assert (again.account, again.key, again.secret) == first
     finally:
