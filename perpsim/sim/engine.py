@@ -164,6 +164,7 @@ class Engine:
         fund_wallet = ex.clearing.user_wallet(self.fund, FUTURES, USDT)
         fund_start = fund_min = fund_wallet.balance
         ticks_rows, liq_rows = [], []
+        self.liq_rows = liq_rows   # read by progress displays
         adl_events = adl_notional = negative_cover = margin_calls = 0
         symbols = sorted(p.prices)
         funding = {s: 0 for s in symbols}
