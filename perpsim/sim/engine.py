@@ -98,6 +98,11 @@ class Engine:
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
+        t0 = time.perf_counter()
+        self._setup()
+        self.setup_seconds = time.perf_counter() - t0
+
+    def _setup(self) -> None:
         sc = self.sc
         self.paths = p = paths_mod.build(sc, self.rng)
         instruments = default_instruments()
@@ -158,8 +163,10 @@ class Engine:
     # ------------------------------------------------------------------ the run
     def run(self) -> Run:
         t0 = time.perf_counter()
-        self.setup()
-        t_setup = time.perf_counter() - t0
+        if not hasattr(self, "ex"):      # setup() may have run already (to measure it apart)
+            self.setup()
+            self.setup_seconds = time.perf_counter() - t0
+        t_setup = self.setup_seconds
         ex, p, sc = self.ex, self.paths, self.sc
         fund_wallet = ex.clearing.user_wallet(self.fund, FUTURES, USDT)
         fund_start = fund_min = fund_wallet.balance
