@@ -92,6 +92,7 @@ def _sweep_file(tmp, accounts: int, ticks: int) -> str:
 def _ray_sweep(path: str):
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")   # a one-machine cluster on loopback
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")   # a throwaway loopback cluster: no token file written
     # Ray runs its workers at nice 15 by default: on a machine shared with other work that alone
     # starves them; the process pool's workers run at 0, so the peer runs at 0 too
     os.environ.setdefault("RAY_worker_niceness", "0")

@@ -192,7 +192,8 @@ def test_sweep_on_a_real_local_ray_cluster_gives_the_process_hashes(tmp_path):
     (tests/ray_loopback.py keeps Ray from moving a node to the machine's external address)."""
     start = [sys.executable, str(Path(__file__).with_name("ray_loopback.py")), "start"]
     port = _free_port()
-    loopback = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    loopback = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+                "RAY_AUTH_MODE": "disabled"}
     env = dict(os.environ, **loopback)
     temp = Path("/tmp") / f"ray-sim-{port}"       # short: Ray's socket paths must stay under 107 bytes
     common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
@@ -329,3 +330,12 @@ def test_replay_of_the_real_xrpusdt_crash_bar(shared_dir):
     assert r.ticks[0]["time"] == 1638547200000 + 28_800_000 // 40   # 2021-12-03 16:00 + one tick
     assert any(t["real_funding_rate"] for t in r.ticks)
     assert results.summarize(r)["ledger_balanced"]
+
+
+@pytest.mark.skipif(not engine.risk_scan_supported(), reason="this engine has no risk_scan setting yet")
+def test_full_scan_risk_mode_gives_the_same_ledger_and_liquidations():
+    """`venue.risk_scan = "full"` re-checks every holder on every mark: slower, the same results."""
+    a = engine.run(scenario.from_dict(base(**{"venue.risk_scan": "indexed"})))
+    b = engine.run(scenario.from_dict(base(**{"venue.risk_scan": "full"})))
+    assert a.ex.clearing.state_hash() == b.ex.clearing.state_hash()
+    assert a.liquidations == b.liquidations and len(a.liquidations) > 0
