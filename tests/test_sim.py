@@ -339,3 +339,40 @@ def test_full_scan_risk_mode_gives_the_same_ledger_and_liquidations():
     b = engine.run(scenario.from_dict(base(**{"venue.risk_scan": "full"})))
     assert a.ex.clearing.state_hash() == b.ex.clearing.state_hash()
     assert a.liquidations == b.liquidations and len(a.liquidations) > 0
+
+
+USER_STRATEGY = '''
+from perpsim.core.fixed import parse
+from perpsim.sim.strategy import Strategy
+
+class BuyTheDip(Strategy):
+    """Adds 100 USDT and buys 50 XRP at tick 3; asks for an impossible transfer to see the refusal."""
+    name = "buy_the_dip"
+    def on_start(self, ctx):
+        ctx.wake(2)
+    def on_wake(self, ctx):
+        ctx.deposit(parse("100"))
+        ctx.order("XRPUSDT", "BUY", parse("50"), position_side="LONG" if ctx.hedge_mode() else None)
+        ctx.transfer("UMFUTURE_MAIN", parse("100000000"))
+    def on_event(self, ctx):
+        ctx.state.setdefault("fills", 0)
+        ctx.state["fills"] += sum(1 for f in ctx.fills if f.qty == parse("50"))
+        ctx.state.setdefault("errors", []).extend(ctx.errors)
+'''
+
+
+def test_a_users_own_strategy_drives_accounts_through_the_venue(tmp_path):
+    (tmp_path / "mine.py").write_text(USER_STRATEGY)
+    doc = base(**{"population.accounts": 10, "behaviour.policies": {"walk_away": 0.5},
+                  "behaviour.custom": [{"strategy": "mine.py:BuyTheDip", "share": 0.5}],
+                  "market.XRPUSDT.ticks": 20})
+    sc = scenario.from_dict(doc, base_dir=str(tmp_path))
+    r = engine.run(sc)
+    mine = [t.account_id for t in r.traders if t.policy == "mine.py:BuyTheDip"]
+    assert mine
+    for a in mine:
+        assert r.accounts[a]["deposits"] > next(t.wallet for t in r.traders if t.account_id == a)   # the deposit
+    states = [r.strategy_state[a] for a in mine]
+    assert all(s["fills"] == 1 for s in states)                                     # its own order filled
+    assert all(s["errors"] and s["errors"][0][:2] == ("transfer", -5013) for s in states), states[0]
+    assert results.summarize(r)["ledger_balanced"]

@@ -73,6 +73,7 @@ class Run:
     refused: int
     seconds: float
     setup_seconds: float
+    strategy_state: dict = dataclasses.field(default_factory=dict)   # account id -> its strategy's ctx.state
 
 
 class Engine:
@@ -201,12 +202,15 @@ class Engine:
                 self._context(pending, a).errors = errs
             errors_next = {}
             woken = self._wakes.pop(i, [])
-            for a in sorted(set(pending) | set(woken)):
+            starting = self.driven if i == 1 else {}
+            for a in sorted(set(pending) | set(woken) | set(starting)):
                 ctx = self._context(pending, a)
                 strat = self.driven[a]
-                if ctx.fills or ctx.liquidations or ctx.errors:
+                if a in starting and hasattr(strat, "on_start"):
+                    strat.on_start(ctx)
+                if (ctx.fills or ctx.liquidations or ctx.errors) and hasattr(strat, "on_event"):
                     strat.on_event(ctx)
-                if a in woken:
+                if a in woken and hasattr(strat, "on_wake"):
                     strat.on_wake(ctx)
                 for c in ctx.actions:
                     r = ex.apply(c._replace(ts=ts))
@@ -280,7 +284,7 @@ class Engine:
                 self.progress(i, n - 1)
         return Run(sc, self.seed, ex, self.traders, self.mm, ticks_rows, liq_rows, self.accounts, fund_start,
                    fund_min, negative_cover, adl_events, adl_notional, margin_calls, self.refused,
-                   time.perf_counter() - t0, t_setup)
+                   time.perf_counter() - t0, t_setup, self.state)
 
     def _context(self, pending: dict, account_id: int) -> Context:
         ctx = pending.get(account_id)

@@ -1,10 +1,11 @@
 """The strategy interface: how a behaviour (ours or a user's) drives an account through the venue.
 
-A strategy is an object with two methods, both optional::
+A strategy is an object with three methods, all optional::
 
     class MyStrategy:
         name = "my_strategy"
-        def on_event(self, ctx): ...   # something happened to the account this tick (a fill, a liquidation)
+        def on_start(self, ctx): ...   # the first tick, once per account it drives
+        def on_event(self, ctx): ...   # something happened to the account (a fill, a liquidation, a refusal)
         def on_wake(self, ctx): ...    # a tick the strategy asked for with ctx.wake(n)
 
 One instance serves every account it drives; per-account memory is ``ctx.state`` (a dict kept
@@ -149,6 +150,9 @@ class Strategy:
     """The base class (optional: any object with ``on_event`` / ``on_wake`` will do)."""
 
     name = "strategy"
+
+    def on_start(self, ctx: Context) -> None:
+        pass
 
     def on_event(self, ctx: Context) -> None:
         pass
