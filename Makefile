@@ -10,7 +10,7 @@ $(BIN)/python:
 
 # book.py is compiled at install time (setup.py): a change to it reinstalls, so it is rebuilt.
 $(STAMP): pyproject.toml setup.py perpsim/core/book.py perpsim/core/book.pxd | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -e '.[test,bench,sim,ray]'
 	touch $(STAMP)
 
 .PHONY: install run test bench web web-test chromium bot-venvs bot-venv-freqtrade bot-venv-nautilus

@@ -13,7 +13,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="perpsim: an offline Binance USD-M perpetual-futures venue.")
 
 #: Benchmarks by name: each is a module ``benchmarks.<name>`` with ``run(quick: bool) -> dict``.
-BENCHMARKS = ("core", "matching", "liquidation", "venue", "serve", "risk")
+BENCHMARKS = ("core", "matching", "liquidation", "venue", "serve", "risk", "cascade")
 
 
 @app.command()
@@ -63,6 +63,9 @@ def bench(name: str = typer.Argument(..., help=f"One of {', '.join(BENCHMARKS)},
     if name == "all":
         typer.echo(json.dumps({"benchmark": "all", "results": results}))
 
+
+from .sim import sim_app  # noqa: E402
+app.add_typer(sim_app, name="sim")
 
 journal_app = typer.Typer(no_args_is_help=True, help="Check, rebuild, hash and repair a venue's journal.")
 app.add_typer(journal_app, name="journal")

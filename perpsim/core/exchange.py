@@ -20,9 +20,9 @@ from .clearing import ClearingHouse
 from .errors import VenueError
 from .events import FundingSettled, IndexOutliers, InsuranceFundChanged, MarkPriceUpdate
 from .liquidation.detector import IndexedDetector
-from .liquidation.waterfall import DEFAULTS as WATERFALL_DEFAULTS, Liquidator
+from .liquidation.waterfall import DEFAULTS as WATERFALL_DEFAULTS, Liquidator, setting
 from .risk import MODES as RISK_SCAN_MODES, RiskPass, accounts_in
-from .funding import funding_income
+from .funding import funding_income, impact_margin_notional, impact_price
 from .instruments import Instrument, get_instrument
 from .market import SymbolMarket
 from .price_klines import hash_into as _hash_price_klines, record_mark
@@ -195,11 +195,26 @@ class Exchange:
     def _remark(self, symbol: str) -> list:
         """Recompute a symbol's mark at ``now``; then everything that watches the mark."""
         m = self.markets[symbol]
+        if setting(self, "mark_from_book"):
+            self._observe_book(symbol, m)
         mark = m.update(self.now)
         self.clearing.set_mark(symbol, mark, self.now)
         ev = [MarkPriceUpdate(symbol, mark, m.index, m.estimated_rate(self.now).rate, m.next_funding, self.now)]
         record_mark(self, symbol, mark, m.index)    # mark/index price klines (price_klines.py)
         return ev + self.after_mark(symbol)
+
+    def _observe_book(self, symbol: str, m: SymbolMarket) -> None:
+        """Feed the mark's inputs from the venue's own book: the last trade price, and the best and
+        impact bid/ask for Price 2's basis average and the premium index (binance-mechanics.md 4.2, 5.2)."""
+        last = self.orders.last_price(symbol)
+        if last:
+            m.last = last
+        book = self.orders.book(symbol)
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid and ask:
+            snap = book.snapshot(50)
+            imn = impact_margin_notional(self.clearing.table(symbol).max_leverage)
+            m.observe_book(self.now, bid, ask, impact_price(snap.bids, imn), impact_price(snap.asks, imn))
 
     def after_mark(self, symbol: str) -> list:
         """What a new mark sets off: conditional-order triggers, then the risk pass for the scopes

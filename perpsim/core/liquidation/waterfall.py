@@ -41,6 +41,9 @@ DEFAULTS = {
     "insurance_capacity_ratio": SCALE,      # [P, 2019-2023 text] net notional <= 100% of the fund
     "leftover_to_insurance": SCALE,         # [I] "a portion of the remaining collateral"; simplest: all
     "margin_call_ratio": 80 * SCALE // 100,  # [I] section 10: ~80%
+    # the mark's last-price and Price 2 inputs from the venue's own book (Exchange._observe_book); off:
+    # the mark follows the index alone (last = index, no basis), as the venue has run so far [I]
+    "mark_from_book": False,
 }
 
 
