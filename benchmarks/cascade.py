@@ -8,8 +8,6 @@ maker; an insurance fund of 5,000 USDT, so that the fund runs short and ADL foll
 
 Peer: the same engine with ``risk_scan = "full"`` (every holder re-checked on every mark), same
 seed, same process; check: identical final ledgers (clearing state hash) and liquidation records.
-Measured only where the engine knows the ``risk_scan`` setting; otherwise ``ratio_vs_full_scan`` is
-null and ``risk_scan_supported`` false.
 
 Sweeps (best of two rounds, the executors taking turns): 8 seeds of a smaller variant (quick: 300
 accounts, 300 ticks) run serially (``local``), on
@@ -129,16 +127,10 @@ def run(quick: bool = False) -> dict:
     print(f"  indexed: {seconds:.2f} s ({r.setup_seconds:.2f} s building), {s['liquidations']:,} liquidations, "
           f"{s['adl_events']:,} ADL, {out['liquidations_per_second']:,} liquidations/s, "
           f"{out['bytes_per_account']:,} bytes/account")
-    out["risk_scan_supported"] = engine.risk_scan_supported()
-    if out["risk_scan_supported"]:
-        rf, sf, _ = _run(_doc(accounts, ticks, 600, "full"))
-        same = rf.ex.clearing.state_hash() == r.ex.clearing.state_hash() and \
-            [x for x in rf.liquidations] == [x for x in r.liquidations]
-        out.update(full_scan_seconds=round(sf, 3), ratio_vs_full_scan=round(sf / seconds, 2), ledgers_identical=same)
-        print(f"  full scan: {sf:.2f} s; indexed is {sf / seconds:.1f}x; identical ledgers: {same}")
-    else:
-        out.update(full_scan_seconds=None, ratio_vs_full_scan=None, ledgers_identical=None)
-        print("  full scan: this engine has no risk_scan setting; ratio not measured")
+    rf, sf, _ = _run(_doc(accounts, ticks, 600, "full"))
+    same = rf.ex.clearing.state_hash() == r.ex.clearing.state_hash() and rf.liquidations == r.liquidations
+    out.update(full_scan_seconds=round(sf, 3), ratio_vs_full_scan=round(sf / seconds, 2), ledgers_identical=same)
+    print(f"  full scan: {sf:.2f} s; indexed is {sf / seconds:.1f}x; identical ledgers: {same}")
     del r
     gc.collect()
     # sweeps: 8 seeds

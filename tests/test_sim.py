@@ -332,7 +332,6 @@ def test_replay_of_the_real_xrpusdt_crash_bar(shared_dir):
     assert results.summarize(r)["ledger_balanced"]
 
 
-@pytest.mark.skipif(not engine.risk_scan_supported(), reason="this engine has no risk_scan setting yet")
 def test_full_scan_risk_mode_gives_the_same_ledger_and_liquidations():
     """`venue.risk_scan = "full"` re-checks every holder on every mark: slower, the same results."""
     a = engine.run(scenario.from_dict(base(**{"venue.risk_scan": "indexed"})))

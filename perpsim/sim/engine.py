@@ -44,12 +44,6 @@ PROTECTION_OFF = {
 }
 
 
-def risk_scan_supported() -> bool:
-    """Whether this engine knows the ``risk_scan`` setting ("indexed" | "full", perpsim/core/risk.py)."""
-    from ..core import risk
-    return "full" in risk.MODES
-
-
 @dataclasses.dataclass
 class Run:
     """What a run leaves: the venue, the drawn traders, and the raw rows for results.py."""
