@@ -481,3 +481,12 @@ def test_the_order_layer_wiring_end_to_end(ex, monkeypatch):
     solve_quiz(ex)
     r = run(ex, "place_order", **order)
     assert r.reply["status"] == "NEW"
+
+
+def test_no_risk_test_question_has_two_equal_options():
+    """A question with two equal options could not be answered right (one of them is scored wrong)."""
+    import random
+    from perpsim.core.guard import _quiz_bank
+    for seed in range(500):
+        for q in _quiz_bank(random.Random(seed)):
+            assert len(set(q["options"])) == len(q["options"]), (seed, q["id"], q["options"])

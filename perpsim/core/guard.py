@@ -152,12 +152,12 @@ def _quiz_bank(rng: random.Random) -> list[dict]:
         lev, entry = 10, 1000
         liq_long = 900
     move = 100 // lev if 100 % lev == 0 else None
-    lev2 = rng.choice([10, 20, 50])
+    lev2 = rng.choice([20, 25, 50])      # 100/lev2 % differs from every distractor below
     return [
         {"id": "leverage_move", "topic": "leverage",
          "text": f"With {lev2}x leverage and no other margin, about how far must the price move against "
                  f"you to wipe out the position's initial margin?",
-         "options": [f"{100 / lev2:g}%", f"{lev2}%", "50%", "100%"], "answer": 0},
+         "options": [f"{100 / lev2:g}%", f"{lev2}%", "75%", "100%"], "answer": 0},
         {"id": "liquidation_price", "topic": "liquidation price",
          "text": f"You open a long at {entry} USDT with {lev}x isolated leverage. Ignoring fees and maintenance "
                  f"margin, at what price is the position's margin gone?",
