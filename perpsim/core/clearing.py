@@ -18,7 +18,8 @@ from .errors import VenueError
 from .events import BalanceChanged, ConfigChanged, MarkPriceSet, PositionChanged, TradeSettled
 from .fixed import SCALE, mul, parse, round_div
 from .instruments import DEFAULT_LEVERAGE, BracketTable, Instrument, default_instruments, get_instrument
-from .ledger import EARN, FEES, FUNDING, FUTURES, ISOLATED, SETTLEMENT, SPOT, USER_WALLETS, Ledger, Wallet
+from .ledger import (EARN, FEES, FUNDING, FUTURES, ISOLATED, POSITION_KEY, SETTLEMENT, SPOT, USER_WALLETS, Ledger,
+                     Wallet)
 from .margin import (Leg, bankruptcy_price, initial_margin, is_liquidatable, liquidation_price, margin_ratio,
                      notional, open_loss, unrealized_pnl)
 from .positions import BOTH, LONG, SHORT, Position
@@ -401,6 +402,8 @@ class ClearingHouse:
         iw_before = pos.wallet.balance if pos.wallet is not None else 0
         realized, closed, opened = pos.fill(dq, price)
         pos.updated = now
+        if self.ledger.touched is not None:
+            self.ledger.touched.add((POSITION_KEY, account_id))
 
         commission = mul(mul(qty, price), acct.maker_rate if maker else acct.taker_rate) if fee else 0
         if commission:

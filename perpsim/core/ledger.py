@@ -3,7 +3,7 @@
 Money only enters or leaves through ``deposit`` and ``withdraw``; everything else is a
 ``move``. So the sum over every wallet (users' spot, funding, futures, earn and isolated
 wallets, the insurance funds, the fee wallet and the settlement wallet) equals deposits
-minus withdrawals exactly, per asset, after every command (architecture.md rule 4).
+minus withdrawals exactly, per asset, after every command.
 
 The settlement wallet is the clearing counterparty of open positions: realized PnL and
 funding are paid from it and into it. Since every trade has two sides, its balance equals
@@ -22,6 +22,8 @@ FUTURES = "FUTURES"
 EARN = "EARN"
 USER_WALLETS = (SPOT, FUNDING, FUTURES, EARN)
 ISOLATED = "ISOLATED"
+# Not a wallet: the key under which a changed position is recorded in ``Ledger.touched``.
+POSITION_KEY = "POSITION"
 # Venue wallets.
 INSURANCE = "INSURANCE"
 FEES = "FEES"
@@ -45,11 +47,21 @@ class Wallet:
 class Ledger:
     """All wallets, and what came in and went out."""
 
-    __slots__ = ("wallets", "net_in")
+    __slots__ = ("wallets", "net_in", "touched")
 
     def __init__(self) -> None:
         self.wallets: dict[tuple, Wallet] = {}
         self.net_in: dict[str, int] = defaultdict(int)
+        # keys of the wallets changed since a derived index last looked (None: nobody looks); a
+        # cache, never state: not hashed, not pickled
+        self.touched: set[tuple] | None = None
+
+    def __getstate__(self):
+        return self.wallets, self.net_in
+
+    def __setstate__(self, state) -> None:
+        self.wallets, self.net_in = state
+        self.touched = None
 
     def wallet(self, key: tuple, asset: str) -> Wallet:
         """The wallet at ``key`` for ``asset``, opened empty on first use."""
@@ -64,21 +76,28 @@ class Ledger:
         w = self.wallets.get(key + (asset,))
         return w.balance if w is not None else 0
 
-    @staticmethod
-    def move(src: Wallet, dst: Wallet, amount: int) -> None:
+    def move(self, src: Wallet, dst: Wallet, amount: int) -> None:
         """Move ``amount`` from ``src`` to ``dst`` (both sides of one entry)."""
         if src.asset != dst.asset:
             raise ValueError(f"cannot move {src.asset} into a {dst.asset} wallet")
         src.balance -= amount
         dst.balance += amount
+        touched = self.touched
+        if touched is not None:
+            touched.add(src.key)
+            touched.add(dst.key)
 
     def deposit(self, dst: Wallet, amount: int) -> None:
         dst.balance += amount
         self.net_in[dst.asset] += amount
+        if self.touched is not None:
+            self.touched.add(dst.key)
 
     def withdraw(self, src: Wallet, amount: int) -> None:
         src.balance -= amount
         self.net_in[src.asset] -= amount
+        if self.touched is not None:
+            self.touched.add(src.key)
 
     def totals(self) -> dict[str, int]:
         """Sum of every wallet, per asset, recomputed from the wallets."""

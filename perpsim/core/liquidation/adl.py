@@ -28,6 +28,8 @@ Rankings are exact ``Fraction``s. Choices where Binance publishes nothing [I]:
 """
 from __future__ import annotations
 
+import heapq
+import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
@@ -160,6 +162,158 @@ def adl_queue(clearing, symbol: str, side: str, marks: dict[str, int] | None = N
           if e.side == side and (exclude is None or e.account_id not in exclude)]
     es.sort(key=_queue_key)
     return es
+
+
+# ---------------------------------------------------------------- the queue the waterfall walks
+
+def _float_ranking(n: int, u: int, mb: int) -> float:
+    """``adl_ranking`` as the float nearest to it: CPython's int / int is correctly rounded, and
+    rounding is monotone, so ordering by it never inverts two rankings; equal floats are ordered
+    exactly (``AdlQueue.walk``)."""
+    if n == 0:
+        return 0.0
+    if mb <= 0:
+        return INF if u >= 0 else 0.0
+    if u >= 0:
+        return u / mb
+    return (u * mb) / (n * n)
+
+
+class AdlQueue:
+    """One symbol's side (LONG or SHORT) in deleveraging order, kept between ADL closes.
+
+    Building it ranks every holder (O(holders)); after that, an ADL close costs the accounts that
+    changed since the last one (``Ledger.touched``: every wallet move and position fill is
+    recorded there) and the entries it walks. Marks change every tick, so a new mark rebuilds it.
+    The order is exactly ``adl_queue``'s: rankings are compared as correctly rounded floats, and
+    the positions whose floats are equal as exact fractions, then by account id.
+    """
+
+    def __init__(self, clearing, symbol: str, side: str):
+        self.clearing, self.symbol, self.side = clearing, symbol, side
+        self.marks: tuple | None = None
+        self.items: dict[int, tuple] = {}   # account id -> its heap item (absent: no position on this side)
+        self.heap: list = []
+        self.popped: list = []              # items the last walk took off the heap, pushed back next time
+        self.dirty: set[int] = set()
+
+    def _item(self, acct) -> tuple | None:
+        """``(-float ranking, account id, (qty, notional, upnl, margin balance, position, hedge))``."""
+        ch, marks, symbol = self.clearing, self.clearing.marks, self.symbol
+        want_long = self.side == LONG
+        pos = None
+        for p in acct.positions.values():
+            if p.qty and p.symbol == symbol and (p.qty > 0) == want_long:
+                pos = p
+                break
+        if pos is None:
+            return None
+        mp = marks.get(symbol) or pos.entry_price
+        n = notional(pos.qty, mp)
+        u = unrealized_pnl(pos.qty, pos.cost, mp)
+        hedge = False
+        if pos.wallet is not None:
+            mb = pos.wallet.balance + u
+            rn, ru = n, u
+        else:
+            mb = _cross_balance(ch, acct, ch.instruments[symbol].margin_asset, marks)
+            rn, ru = n, u
+            if pos.side in (LONG, SHORT):
+                other = acct.positions.get((symbol, SHORT if pos.side == LONG else LONG))
+                if other is not None and other.qty and other.wallet is None:
+                    hedge = True
+                    om = marks.get(symbol) or other.entry_price
+                    rn += notional(other.qty, om)
+                    ru += unrealized_pnl(other.qty, other.cost, om)
+        return (-_float_ranking(rn, ru, mb), acct.id, (pos.qty, n, u, mb, pos, hedge, rn, ru))
+
+    def _sync(self) -> None:
+        ch = self.clearing
+        marks = tuple(sorted(ch.marks.items()))
+        if marks != self.marks:
+            self.marks = marks
+            self.items = {}
+            for acct in ch.accounts.values():
+                it = self._item(acct)
+                if it is not None:
+                    self.items[acct.id] = it
+            self.heap = list(self.items.values())
+            heapq.heapify(self.heap)
+            self.popped = []
+            self.dirty = set()
+            return
+        items, heap = self.items, self.heap
+        for it in self.popped:
+            if items.get(it[1]) is it:
+                heapq.heappush(heap, it)
+        self.popped = []
+        for aid in sorted(self.dirty):
+            acct = ch.accounts.get(aid)
+            it = self._item(acct) if acct is not None else None
+            if it is None:
+                items.pop(aid, None)
+            else:
+                items[aid] = it
+                heapq.heappush(heap, it)
+        self.dirty = set()
+        if len(heap) > 2 * len(items) + 64:        # drop the superseded items now and then
+            self.heap = [it for it in heap if items.get(it[1]) is it]
+            heapq.heapify(self.heap)
+
+    def _entry(self, it: tuple) -> AdlEntry:
+        qty, n, u, mb, pos, hedge, rn, ru = it[2]
+        return AdlEntry(it[1], self.symbol, pos.side, self.side, qty, n, u, mb, adl_ranking(rn, ru, mb),
+                        pos.wallet is not None, hedge)
+
+    def walk(self, exclude: set[int] | None = None, users_only: bool = False):
+        """The entries in deleveraging order, lazily (the waterfall stops once its quantity is filled).
+
+        The entries are as they stood when the walk began: an ADL close changes the accounts it
+        touches, and they are re-ranked at the next walk."""
+        self._sync()
+        items, heap, popped = self.items, self.heap, self.popped
+        while heap:
+            head = heapq.heappop(heap)
+            if items.get(head[1]) is not head:
+                continue
+            group = [head]
+            while heap and heap[0][0] == head[0]:
+                it = heapq.heappop(heap)
+                if items.get(it[1]) is it:
+                    group.append(it)
+            popped.extend(group)
+            entries = [self._entry(it) for it in group]
+            if len(entries) > 1 and head[0] != -INF:
+                entries.sort(key=_queue_key)
+            for e in entries:
+                if (users_only and e.account_id < 0) or (exclude is not None and e.account_id in exclude):
+                    continue
+                yield e
+
+
+_QUEUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def adl_walk(clearing, symbol: str, side: str, exclude: set[int] | None = None, users_only: bool = True):
+    """``adl_queue``'s order, walked lazily from a queue kept on the side (derived state: never
+    hashed or pickled). ``users_only`` skips the venue's own accounts (the insurance funds)."""
+    if side not in (LONG, SHORT):
+        raise ValueError("side: LONG or SHORT")
+    queues = _QUEUES.get(clearing)
+    if queues is None:
+        queues = _QUEUES[clearing] = {}
+    ledger = clearing.ledger
+    if ledger.touched is None:
+        ledger.touched = set()
+    if ledger.touched:
+        changed = {k[1] for k in ledger.touched if len(k) > 1}
+        ledger.touched = set()
+        for q in queues.values():
+            q.dirty |= changed
+    q = queues.get((symbol, side))
+    if q is None:
+        q = queues[(symbol, side)] = AdlQueue(clearing, symbol, side)
+    return q.walk(exclude, users_only)
 
 
 def _lights(entries: list[AdlEntry]) -> dict[tuple, int]:

@@ -30,7 +30,7 @@ from ..fixed import SCALE, ceil_div, mul
 from ..ledger import FUTURES
 from ..margin import Leg, bankruptcy_price, is_liquidatable, notional, unrealized_pnl
 from ..positions import LONG, SHORT, Position
-from .adl import adl_queue
+from .adl import adl_walk
 
 STEPS = ("cancel_orders", "liquidation_order", "clearance_fee", "insurance_takeover", "auto_deleverage",
          "insurance_share", "negative_balance_protection")
@@ -278,9 +278,8 @@ class Liquidator:
         ch, now, orders = self.ch, self.ex.now, self.ex.orders
         side = "SELL" if pos.qty > 0 else "BUY"
         other_side = "BUY" if side == "SELL" else "SELL"
-        exclude = {acct.id} | {a for a in ch.accounts if a < 0}
         events, counterparties = [], []
-        for e in adl_queue(ch, pos.symbol, SHORT if pos.qty > 0 else LONG, exclude=exclude):
+        for e in adl_walk(ch, pos.symbol, SHORT if pos.qty > 0 else LONG, exclude={acct.id}, users_only=True):
             if not qty:
                 break
             take = min(qty, abs(e.qty))
