@@ -30,7 +30,7 @@ from ..fixed import SCALE, ceil_div, mul
 from ..ledger import FUTURES
 from ..margin import Leg, bankruptcy_price, is_liquidatable, notional, unrealized_pnl
 from ..positions import LONG, SHORT, Position
-from .adl import adl_walk
+from .adl_walk import adl_walk
 
 STEPS = ("cancel_orders", "liquidation_order", "clearance_fee", "insurance_takeover", "auto_deleverage",
          "insurance_share", "negative_balance_protection")
