@@ -51,9 +51,12 @@ class AdlQueue:
         self.marks: tuple | None = None
         self.order = np.zeros(0, np.int64)       # simple rows, by upper bound, highest first
         self.bound = np.zeros(0)
-        self.excluded: set[int] = set()          # rows changed since the order was made
-        self.extras: dict[int, tuple | None] = {}  # account id -> exact item (rows ranked exactly)
-        self.cache: dict[int, tuple | None] = {}   # row -> exact item, for this order
+        self.excluded: set[int] = set()          # rows not to admit (changed since the order was made)
+        self.heap: list = []                     # admitted exact items, best first (some superseded)
+        self.current: dict[int, tuple] = {}      # account id -> its valid item in the heap
+        self.popped: list = []                   # items the last walk took, pushed back at the next
+        self.next = 0                            # the next row of ``order`` to admit
+        self.seq = 0
         for acct in clearing.accounts.values():
             self._read(acct)
 
@@ -96,7 +99,8 @@ class AdlQueue:
         return kind
 
     def _exact(self, acct) -> tuple | None:
-        """``(queue key, ranking, entry)`` of the account's position on this side, or None."""
+        """``(queue key, sequence, ranking, entry, ranking as the nearest float)`` of the account's
+        position on this side, or None."""
         pos = self._position(acct)
         if pos is None:
             return None
@@ -118,7 +122,8 @@ class AdlQueue:
                     ru += unrealized_pnl(other.qty, other.cost, om)
         rank = adl_ranking(rn, ru, mb)
         e = AdlEntry(acct.id, symbol, pos.side, self.side, pos.qty, n, u, mb, rank, pos.wallet is not None, hedge)
-        return _queue_key(e), rank, e
+        self.seq += 1                      # items of one account never compare past the key
+        return _queue_key(e), self.seq, rank, e, float(rank)   # float(Fraction) is correctly rounded
 
     # ------------------------------------------------------------------ the order of a mark
     def _bounds(self, mark: int) -> None:
@@ -143,11 +148,13 @@ class AdlQueue:
         order = rows[np.argsort(-bound[rows], kind="stable")]
         self.order, self.bound = order, bound[order]
         accounts = self.clearing.accounts
-        self.extras = {}
+        self.current, self.popped, self.next, self.excluded = {}, [], 0, set()
         for r in np.flatnonzero((kind != _NONE) & ~sharp).tolist():
-            aid = self.aid[r]
-            self.extras[aid] = self._exact(accounts[aid])
-        self.excluded, self.cache = set(), {}
+            it = self._exact(accounts[self.aid[r]])
+            if it is not None:
+                self.current[it[3].account_id] = it
+        self.heap = list(self.current.values())
+        heapq.heapify(self.heap)
 
     def _sync(self) -> None:
         ch = self.clearing
@@ -163,12 +170,25 @@ class AdlQueue:
             self.marks = marks
             self._bounds(ch.marks.get(self.symbol) or 0)
             return
+        current, heap = self.current, self.heap
+        for it in self.popped:
+            if current.get(it[3].account_id) is it:
+                heapq.heappush(heap, it)
+        self.popped = []
         for aid in changed:                     # same mark: changed accounts are ranked exactly
             row = self.row_of.get(aid)
             if row is not None:
                 self.excluded.add(row)
             acct = accounts.get(aid)
-            self.extras[aid] = self._exact(acct) if acct is not None else None
+            it = self._exact(acct) if acct is not None else None
+            if it is None:
+                current.pop(aid, None)
+            else:
+                current[aid] = it
+                heapq.heappush(heap, it)
+        if len(heap) > 2 * len(current) + 64:   # drop superseded items now and then
+            self.heap = [it for it in heap if current.get(it[3].account_id) is it]
+            heapq.heapify(self.heap)
 
     # ------------------------------------------------------------------ the walk
     def walk(self, exclude: set[int] | None = None, users_only: bool = False):
@@ -178,25 +198,32 @@ class AdlQueue:
         account (excluded) and the entries already yielded change, so every entry is as it stood
         when the walk began, as ``adl_queue`` reads them."""
         self._sync()
-        accounts, aid_of, cache = self.clearing.accounts, self.aid, self.cache
-        heap = [it for it in self.extras.values() if it is not None]
-        heapq.heapify(heap)
-        order, bound, excluded = self.order, self.bound, self.excluded
-        p, n = 0, len(order)
+        accounts, aid_of = self.clearing.accounts, self.aid
+        heap, current, popped, excluded = self.heap, self.current, self.popped, self.excluded
+        order, bound, n = self.order, self.bound, len(self.order)
         while True:
-            while p < n and (not heap or not heap[0][1] > bound[p]):
+            while heap and current.get(heap[0][3].account_id) is not heap[0]:
+                heapq.heappop(heap)             # superseded
+            p = self.next
+            while p < n:
+                if heap:                        # the best admitted beats every row not admitted?
+                    top, b = heap[0], bound[p]
+                    if top[4] > b or (top[4] == b and top[2] > b):
+                        break
                 row = int(order[p])
                 p += 1
+                self.next = p
                 if row in excluded:
                     continue
-                it = cache.get(row, False)
-                if it is False:
-                    it = cache[row] = self._exact(accounts[aid_of[row]])
+                it = self._exact(accounts[aid_of[row]])
                 if it is not None:
+                    current[it[3].account_id] = it
                     heapq.heappush(heap, it)
             if not heap:
                 return
-            e = heapq.heappop(heap)[2]
+            it = heapq.heappop(heap)
+            popped.append(it)
+            e = it[3]
             if (users_only and e.account_id < 0) or (exclude is not None and e.account_id in exclude):
                 continue
             yield e
