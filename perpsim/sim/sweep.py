@@ -115,6 +115,16 @@ def run_batch(doc: dict, base_dir: str, tasks: list) -> list:
     return [run_task(doc, base_dir, t) for t in tasks]
 
 
+def warm(hold_seconds: float = 0.0) -> bool:
+    """Import what a task needs (the engine, the venue's core, pyarrow): a fresh worker process (a
+    Ray worker) otherwise pays it in its first task; a forked process-pool worker has it already.
+    ``hold_seconds``: stay busy that long, so that warm-ups sent together reach different workers."""
+    from . import engine, results  # noqa: F401
+    import pyarrow  # noqa: F401
+    time.sleep(hold_seconds)
+    return True
+
+
 def estimate_seconds(doc: dict, base_dir: str, task: Task) -> float:
     sc = scn.from_dict(doc, dict(task.overrides), base_dir)
     ticks = sc.ticks or 1000
@@ -152,8 +162,10 @@ def execute(sw: Sweep, executor: str = "local", workers: int | None = None, addr
                     on_done(len(res))
     else:
         import ray
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                 **({} if address else {"num_cpus": workers} if workers else {}))
+        started = not ray.is_initialized()      # a caller's own cluster connection is left open
+        if started:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **({} if address else {"num_cpus": workers} if workers else {}))
         try:
             remote = ray.remote(num_cpus=1)(run_batch)
             doc_ref = ray.put(sw.doc)
@@ -164,7 +176,8 @@ def execute(sw: Sweep, executor: str = "local", workers: int | None = None, addr
                 if on_done:
                     on_done(len(res))
         finally:
-            ray.shutdown()
+            if started:
+                ray.shutdown()
     return sorted(out, key=lambda r: r["task"])
 
 
