@@ -1,7 +1,7 @@
 """The endpoint registry: one declaration per endpoint drives dispatch, auth, weights and OpenAPI.
 
 Handlers translate only: they read parameters, build a command or a read of the state, and
-shape the answer as Binance does. They decide nothing (architecture.md rule 5).
+shape the answer as Binance does. They decide nothing (the adapter translates; the core decides).
 """
 from __future__ import annotations
 

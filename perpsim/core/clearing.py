@@ -3,7 +3,7 @@
 Every public method validates its input first and raises ``VenueError`` (Binance's code and
 message) before it changes anything; on success it returns the events it caused. No I/O, no
 clock (time comes in as ``now`` ms), no randomness: the same commands give the same state
-hash on any machine. Section numbers refer to ../shared/reference/binance-mechanics.md.
+hash on any machine. Sources are Binance's FAQ pages (binance.com/en/support/faq/<id>) and API docs.
 """
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ TRANSFER_TYPES: dict[str, tuple[str, str]] = {
     "EARN_MAIN": (EARN, SPOT),
 }
 
-DEFAULT_MAKER_RATE = parse("0.0002")  # VIP 0 USD-M maker 0.0200% (section 9.2) [S]
-DEFAULT_TAKER_RATE = parse("0.0005")  # VIP 0 USD-M taker 0.0500% (section 9.2) [S]
+DEFAULT_MAKER_RATE = parse("0.0002")  # VIP 0 USD-M maker 0.0200% (Binance FAQ 360033544231 fee schedule, VIP 0) [S]
+DEFAULT_TAKER_RATE = parse("0.0005")  # VIP 0 USD-M taker 0.0500% (Binance FAQ 360033544231 fee schedule, VIP 0) [S]
 
 
 class PositionFigures(NamedTuple):
@@ -67,7 +67,7 @@ class PositionFigures(NamedTuple):
 
 
 class CrossFigures(NamedTuple):
-    """An account's cross-margin figures for one margin asset (sections 2.3-2.8)."""
+    """An account's cross-margin figures for one margin asset (Binance FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance")."""
 
     asset: str
     wallet_balance: int             # crossWalletBalance
@@ -103,7 +103,7 @@ class ClearingHouse:
         self._next_account = 1
 
     def table(self, symbol: str) -> BracketTable:
-        """The bracket table in force on the venue's date (section 1.5: a replay uses its era's table)."""
+        """The bracket table in force on the venue's date (/fapi/v1/leverageBracket as captured on dated days: a replay uses its era's table)."""
         return self.instruments[symbol].brackets_at(self.bracket_date)
 
     def set_bracket_date(self, day: dt.date | None) -> None:
@@ -187,7 +187,7 @@ class ClearingHouse:
         return [self._changed(account_id, w, -amount, "WITHDRAW", now=now)]
 
     def transferable(self, account_id: int, kind: str, asset: str) -> int:
-        """What may leave a wallet: its balance, or max withdrawable for futures (section 2.8)."""
+        """What may leave a wallet: its balance, or max withdrawable for futures (Binance FAQ 360038447311 "How to Adjust Margin Balance in Cross/Isolated Margin Mode")."""
         if kind == FUTURES:
             return self.cross_figures(account_id, asset).max_withdraw
         return max(0, self.balance(account_id, kind, asset))
@@ -344,10 +344,10 @@ class ClearingHouse:
 
     def check_order_cost(self, account_id: int, symbol: str, side: str, qty: int, price: int,
                          position_side: str | None = None) -> int:
-        """Binance's pre-trade check for the opening part of an order; returns its cost (section 2.5).
+        """Binance's pre-trade check for the opening part of an order; returns its cost (Binance FAQ 87fa7ee33b574f7084d42bd2ce2e463b "Cost Required to Open a Position in Perpetual Futures Contracts").
 
         Cost = initial margin + open loss must fit the available balance (-2019), and the
-        position notional must stay within the cap at the chosen leverage (-2027, section 1.4).
+        position notional must stay within the cap at the chosen leverage (-2027; Binance FAQ 360033162192 "Leverage and Margin of USDⓈ-M Futures").
         """
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
@@ -375,7 +375,7 @@ class ClearingHouse:
         """Settle one side of a fill: position, commission, realized PnL, isolated margin.
 
         Commission = notional x the account's maker/taker rate (FAQ 98488a51...), paid from
-        the futures (cross) wallet to the venue's fee wallet [I: section 16 q7]. Realized PnL is
+        the futures (cross) wallet to the venue's fee wallet [I: Binance does not publish where it goes]. Realized PnL is
         paid between the settlement wallet and the cross wallet, or the isolated wallet for an
         isolated position. Opening an isolated position moves notional / leverage from the
         cross wallet into its isolated wallet; reducing one returns the closed share of the
@@ -462,7 +462,7 @@ class ClearingHouse:
     # ------------------------------------------------------------------ isolated margin
     def adjust_isolated_margin(self, account_id: int, symbol: str, amount: int, add: bool,
                                position_side: str | None = None, now: int = 0) -> list:
-        """Add to or remove from an isolated position's wallet within Binance's limits (section 2.8)."""
+        """Add to or remove from an isolated position's wallet within Binance's limits (Binance FAQ 360038447311 "How to Adjust Margin Balance in Cross/Isolated Margin Mode")."""
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
         amount = self._check_amount(amount)
@@ -539,7 +539,7 @@ class ClearingHouse:
         return (liquidation_price(wb, legs, others_mm, others_upnl), bankruptcy_price(wb, legs, others_upnl))
 
     def cross_figures(self, account_id: int, asset: str = "USDT") -> CrossFigures:
-        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (sections 2.3-2.8).
+        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (Binance FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance", FAQ 360038447311).
 
         The hot path of every margin check: the formulas of margin.py inlined, each
         per-position figure rounded half away from zero as there.

@@ -9,8 +9,8 @@ resting orders reserve (``Account.order_margin``) and the count of open orders
 (``Account.open_orders``), fires conditional orders on mark and last prices, and returns what
 happened as immutable events. A refused request raises ``VenueError`` before anything changes.
 
-Rules and sources (developers.binance.com, USD-M; ../shared/reference/binance-mechanics.md
-section 11, binance-api.md sections 3.4 and 4.4):
+Rules and sources (developers.binance.com, USD-M: New-Order, Modify-Order, Exchange-Information and
+common-definition (filters), Error-Code):
 
 * Filters, checked in this order: PRICE_FILTER (-4001 price <= 0, -4013 below minPrice, -4002
   above maxPrice, -4014 tick), LOT_SIZE / MARKET_LOT_SIZE for MARKET (-4003 qty <= 0, -4004 below
@@ -846,7 +846,7 @@ class OrderManager:
     def required_margin(self, account_id: int, symbol: str, fresh: bool = False) -> int:
         """The initial margin this account's resting orders in ``symbol`` reserve.
 
-        Per position side, Binance's netting rule (binance-mechanics 2.4):
+        Per position side, Binance's netting rule (dev.binance.vision thread "Margin Requirements", /t/margin-requirements/17078):
         ``max(|P + B|, |P - A|) / L - |P| / L`` (at least 0), where P is the signed position
         notional at the mark, B and A the notional of the resting BUY and SELL orders at their
         prices (open quantity x price) and L the leverage. ``B`` and ``A`` are kept as running

@@ -1,9 +1,9 @@
 """Price index and mark price of USD-M perpetuals, in exact 1e-8 integers.
 
-Sources: binance-mechanics.md section 4 (Binance FAQ 360033525071 "What Are Mark Price and Price
+Sources: Binance FAQ 360033525071 "What Are Mark Price and Price
 Index in USDⓈ-Margined Futures"; 2020 FAQ 547ba48141474ab3bddc5d7898f97928 "Price Index";
 P2P FAQ 66607f4c63e748568f503fcbd8f08965 for the current capping rule; announcement of
-2025-09-16 "Important Updates on Funding Rate Formula and Mark Price Calculation").
+2025-09-16 "Important Updates on Funding Rate Formula and Mark Price Calculation".
 
 Everything here is a pure function of its arguments or a small deterministic state machine fed
 with explicit ``ms`` timestamps. Nothing reads a clock. Rounding is half away from zero

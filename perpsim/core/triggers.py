@@ -1,6 +1,6 @@
 """Conditional (algo) order triggering for one symbol: a pure, indexed component.
 
-Rules (Binance USD-M New Order / New Algo Order docs; binance-mechanics.md section 11):
+Rules (Binance USD-M New Order / New Algo Order docs, developers.binance.com USD-M):
 
 * ``workingType`` picks the price an order watches: ``MARK_PRICE`` or ``CONTRACT_PRICE``
   (the last trade price; Binance's default).
@@ -19,7 +19,7 @@ Rules (Binance USD-M New Order / New Algo Order docs; binance-mechanics.md secti
   price."
 * priceProtect: a protected order fires only if |MARK - CONTRACT| / MARK <= the symbol's
   ``triggerProtect``; otherwise it stays pending and is re-checked on later updates. Binance
-  does not publish the denominator (binance-mechanics.md 11, tag X); we choose the mark price,
+  does not publish the denominator (New-Order doc, priceProtect / triggerProtect); we choose the mark price,
   the reference the rest of Binance's price bands use.
 
 Units: prices are ints in any one scale (ticks or 1e-8 units, the caller's choice); rates
@@ -54,7 +54,7 @@ MARK_PRICE = "MARK_PRICE"
 CONTRACT_PRICE = "CONTRACT_PRICE"
 WORKING_TYPES = (MARK_PRICE, CONTRACT_PRICE)
 
-#: callbackRate bounds, 0.1% .. 5% (binance-mechanics.md 11), in fixed.SCALE units.
+#: callbackRate bounds, 0.1% .. 5% (New-Order doc, TRAILING_STOP_MARKET), in fixed.SCALE units.
 MIN_CALLBACK_RATE = SCALE // 1000
 MAX_CALLBACK_RATE = 5 * SCALE // 100
 

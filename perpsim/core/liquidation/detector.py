@@ -1,4 +1,4 @@
-"""Indexed liquidation detection, exactly verified (binance-mechanics.md sections 2.3, 2.6, 6.1).
+"""Indexed liquidation detection, exactly verified (Binance FAQ 360033525271 "Liquidation Protocols", FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance").
 
 Rule: a margin scope is liquidatable when its margin ratio reaches 100% on the mark, i.e.
 ``margin balance <= maintenance margin`` with ``MM > 0`` (``margin.is_liquidatable``). Scopes:
@@ -11,7 +11,7 @@ Rule: a margin scope is liquidatable when its margin ratio reaches 100% on the m
 Every figure is the integer formula of ``margin.py``/``clearing.py``: ``n = mul(|q|, mark)``,
 ``MM = mul(n, mmr) - cum`` of the bracket ``n`` falls in, ``UPNL = mul(q, mark) - cost``.
 
-Index (performance.md section 2.5, tiers T1/T2/T3):
+Index (tiers T1/T2/T3):
 
 * T1, single-leg scopes (isolated positions; cross accounts with one open cross position): the
   health ``g(m) = MB - MM`` is concave in the mark (MM is convex in the notional), increasing for a
