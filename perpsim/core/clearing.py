@@ -3,7 +3,11 @@
 Every public method validates its input first and raises ``VenueError`` (Binance's code and
 message) before it changes anything; on success it returns the events it caused. No I/O, no
 clock (time comes in as ``now`` ms), no randomness: the same commands give the same state
-hash on any machine. Sources are Binance's FAQ pages (binance.com/en/support/faq/<id>) and API docs.
+hash on any machine. Sources are Binance's FAQ pages (binance.com/en/support/faq/<id>) and API docs:
+5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance", 360038447311 "How to Adjust
+Margin Balance in Cross/Isolated Margin Mode", 87fa7ee33b574f7084d42bd2ce2e463b "Cost Required to Open a
+Position in Perpetual Futures Contracts", 360033162192 "Leverage and Margin of USDⓈ-M Futures",
+360033544231 (fee schedule).
 """
 from __future__ import annotations
 
@@ -40,8 +44,8 @@ TRANSFER_TYPES: dict[str, tuple[str, str]] = {
     "EARN_MAIN": (EARN, SPOT),
 }
 
-DEFAULT_MAKER_RATE = parse("0.0002")  # VIP 0 USD-M maker 0.0200% (Binance FAQ 360033544231 fee schedule, VIP 0) [S]
-DEFAULT_TAKER_RATE = parse("0.0005")  # VIP 0 USD-M taker 0.0500% (Binance FAQ 360033544231 fee schedule, VIP 0) [S]
+DEFAULT_MAKER_RATE = parse("0.0002")  # VIP 0 USD-M maker 0.0200% (Binance FAQ 360033544231) [S]
+DEFAULT_TAKER_RATE = parse("0.0005")  # VIP 0 USD-M taker 0.0500% (Binance FAQ 360033544231) [S]
 
 
 class PositionFigures(NamedTuple):
@@ -67,7 +71,7 @@ class PositionFigures(NamedTuple):
 
 
 class CrossFigures(NamedTuple):
-    """An account's cross-margin figures for one margin asset (Binance FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance")."""
+    """An account's cross-margin figures for one margin asset (Binance FAQ 5d62f8be18d24544b5b6156094c16bf7)."""
 
     asset: str
     wallet_balance: int             # crossWalletBalance
@@ -103,7 +107,7 @@ class ClearingHouse:
         self._next_account = 1
 
     def table(self, symbol: str) -> BracketTable:
-        """The bracket table in force on the venue's date (/fapi/v1/leverageBracket as captured on dated days: a replay uses its era's table)."""
+        """The bracket table in force on the venue's date (a replay uses its era's capture)."""
         return self.instruments[symbol].brackets_at(self.bracket_date)
 
     def set_bracket_date(self, day: dt.date | None) -> None:
@@ -187,7 +191,7 @@ class ClearingHouse:
         return [self._changed(account_id, w, -amount, "WITHDRAW", now=now)]
 
     def transferable(self, account_id: int, kind: str, asset: str) -> int:
-        """What may leave a wallet: its balance, or max withdrawable for futures (Binance FAQ 360038447311 "How to Adjust Margin Balance in Cross/Isolated Margin Mode")."""
+        """What may leave a wallet: its balance, or max withdrawable for futures (Binance FAQ 360038447311)."""
         if kind == FUTURES:
             return self.cross_figures(account_id, asset).max_withdraw
         return max(0, self.balance(account_id, kind, asset))
@@ -344,10 +348,10 @@ class ClearingHouse:
 
     def check_order_cost(self, account_id: int, symbol: str, side: str, qty: int, price: int,
                          position_side: str | None = None) -> int:
-        """Binance's pre-trade check for the opening part of an order; returns its cost (Binance FAQ 87fa7ee33b574f7084d42bd2ce2e463b "Cost Required to Open a Position in Perpetual Futures Contracts").
+        """Binance's pre-trade check for the opening part of an order; returns its cost (Binance FAQ 87fa7ee33b574f7084d42bd2ce2e463b).
 
         Cost = initial margin + open loss must fit the available balance (-2019), and the
-        position notional must stay within the cap at the chosen leverage (-2027; Binance FAQ 360033162192 "Leverage and Margin of USDⓈ-M Futures").
+        position notional must stay within the cap at the chosen leverage (-2027; Binance FAQ 360033162192).
         """
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
@@ -462,7 +466,7 @@ class ClearingHouse:
     # ------------------------------------------------------------------ isolated margin
     def adjust_isolated_margin(self, account_id: int, symbol: str, amount: int, add: bool,
                                position_side: str | None = None, now: int = 0) -> list:
-        """Add to or remove from an isolated position's wallet within Binance's limits (Binance FAQ 360038447311 "How to Adjust Margin Balance in Cross/Isolated Margin Mode")."""
+        """Add to or remove from an isolated position's wallet within Binance's limits (Binance FAQ 360038447311)."""
         acct = self.account(account_id)
         ins = get_instrument(self.instruments, symbol)
         amount = self._check_amount(amount)
@@ -539,7 +543,7 @@ class ClearingHouse:
         return (liquidation_price(wb, legs, others_mm, others_upnl), bankruptcy_price(wb, legs, others_upnl))
 
     def cross_figures(self, account_id: int, asset: str = "USDT") -> CrossFigures:
-        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (Binance FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance", FAQ 360038447311).
+        """crossWalletBalance, margin balance, margin ratio, available and max withdrawable (FAQ 5d62f8be..., 360038447311).
 
         The hot path of every margin check: the formulas of margin.py inlined, each
         per-position figure rounded half away from zero as there.

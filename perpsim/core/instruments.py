@@ -5,7 +5,7 @@ notional floor (inclusive) and cap (exclusive), a maintenance margin rate, the h
 leverage allowed in the tier, and ``cum``, the maintenance amount, derived by Binance's rule
 ``cum_n = cum_{n-1} + floor_n x (MMR_n - MMR_{n-1})``, ``cum_1 = 0``
 (FAQ b3c689c1f50a44cabb3a84e663b81d93). Tables change over time; a replay uses the table
-in force on its date (/fapi/v1/leverageBracket as saved weekly by freqtrade's bot, binance_leverage_tiers.json).
+in force on its date (/fapi/v1/leverageBracket as saved weekly by freqtrade's bot).
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Binance's margin formulas, as pure functions over fixed-point ints (1e-8 units).
 
-Sources are Binance's FAQ pages (binance.com/en/support/faq/<id>). A position is described
+Sources are Binance's FAQ pages (binance.com/en/support/faq/<id>): 360033525271 "Liquidation
+Protocols", 360033162192 "Leverage and Margin of USDⓈ-M Futures", b3c689c1f50a44cabb3a84e663b81d93
+"How to Calculate Liquidation Price of USDⓈ-M Futures Contracts", 87fa7ee33b574f7084d42bd2ce2e463b
+"Cost Required to Open a Position in Perpetual Futures Contracts". A position is described
 by its signed quantity ``qty`` (long > 0) and its signed entry value ``cost`` = sum of
 qty x fill price over its opening fills, so that ``entry price = cost / qty`` and
 ``UPNL = qty x mark - cost`` are exact.
@@ -26,24 +29,24 @@ def entry_price(qty: int, cost: int) -> int:
 
 
 def unrealized_pnl(qty: int, cost: int, mark: int) -> int:
-    """UPNL = q x (MP - EP) = q x MP - cost (Binance FAQ 360033525271 "Liquidation Protocols": UPNL at the mark)."""
+    """UPNL = q x (MP - EP) = q x MP - cost (Binance FAQ 360033525271: UPNL at the mark)."""
     return mul(qty, mark) - cost
 
 
 def initial_margin(notional_value: int, leverage: int) -> int:
-    """IM = notional / leverage (Binance FAQ 360033162192 "Leverage and Margin of USDⓈ-M Futures")."""
+    """IM = notional / leverage (Binance FAQ 360033162192)."""
     return round_div(notional_value, leverage)
 
 
 def margin_ratio(maint: int, margin_balance: int) -> int | None:
-    """MR = MM / margin balance (Binance FAQ 360033525271 "Liquidation Protocols"); ``None`` stands for +infinity (balance <= 0)."""
+    """MR = MM / margin balance (Binance FAQ 360033525271); ``None`` stands for +infinity (balance <= 0)."""
     if margin_balance <= 0:
         return None if maint > 0 or margin_balance < 0 else 0
     return div(maint, margin_balance)
 
 
 def is_liquidatable(maint: int, margin_balance: int) -> bool:
-    """Liquidation when MR >= 100%, i.e. margin balance <= MM, with MM > 0 (Binance FAQ 360033525271 "Liquidation Protocols"; the boundary is our reading)."""
+    """Liquidation when MR >= 100%, i.e. margin balance <= MM, with MM > 0 (Binance FAQ 360033525271; the boundary is our reading)."""
     return maint > 0 and margin_balance <= maint
 
 
@@ -62,7 +65,7 @@ class Leg:
 
 
 def _solve(wallet: int, others_mm: int, others_upnl: int, legs: list[Leg], brackets: list[Bracket]) -> int | None:
-    """P from WB + UPNL1 - TMM1 + sum(cum) - sum(cost) = P x (sum(Q x MMR) - sum(q)) (derived from Binance FAQ b3c689c1f50a44cabb3a84e663b81d93's formula)."""
+    """P from WB + UPNL1 - TMM1 + sum(cum) - sum(cost) = P x (sum(Q x MMR) - sum(q)) (derived from FAQ b3c689c1...'s formula)."""
     num = (wallet - others_mm + others_upnl + sum(b.cum for b in brackets) - sum(l.cost for l in legs)) * SCALE
     den = sum(abs(l.qty) * b.mmr for l, b in zip(legs, brackets)) - sum(l.qty for l in legs) * SCALE
     if den == 0:
@@ -71,7 +74,7 @@ def _solve(wallet: int, others_mm: int, others_upnl: int, legs: list[Leg], brack
 
 
 def liquidation_price(wallet: int, legs: list[Leg], others_mm: int = 0, others_upnl: int = 0) -> int | None:
-    """Binance's liquidation price (FAQ b3c689c1f50a44cabb3a84e663b81d93 "How to Calculate Liquidation Price of USDⓈ-M Futures Contracts").
+    """Binance's liquidation price (FAQ b3c689c1f50a44cabb3a84e663b81d93).
 
     ``wallet`` is the cross wallet balance (cross) or the isolated wallet (isolated);
     ``others_mm``/``others_upnl`` are TMM1/UPNL1 of the account's other cross symbols (0 for
@@ -103,7 +106,7 @@ def liquidation_price(wallet: int, legs: list[Leg], others_mm: int = 0, others_u
 
 
 def bankruptcy_price(wallet: int, legs: list[Leg], others_upnl: int = 0) -> int | None:
-    """The price at which equity is zero (Binance blog "How a Liquidation Order Is Executed: Liquidation Price vs. Bankruptcy Price"; our reading): the liquidation solve with no MM."""
+    """The price at which equity is zero (Binance blog "How a Liquidation Order Is Executed"): the liquidation solve, no MM."""
     legs = [l for l in legs if l.qty]
     if not legs:
         return None
@@ -129,7 +132,7 @@ def open_loss(qty: int, side: int, mark: int, order_price: int) -> int:
 
 
 def cost_to_open(qty: int, side: int, order_price: int, mark: int, leverage: int) -> tuple[int, int, int]:
-    """(initial margin, open loss, cost) of an order (Binance FAQ 87fa7ee33b574f7084d42bd2ce2e463b "Cost Required to Open a Position in Perpetual Futures Contracts")."""
+    """(initial margin, open loss, cost) of an order (Binance FAQ 87fa7ee33b574f7084d42bd2ce2e463b)."""
     im = initial_margin(notional(qty, order_price), leverage)
     loss = open_loss(qty, side, mark, order_price)
     return im, loss, im + loss
@@ -149,5 +152,5 @@ def break_even_price(qty: int, cost: int, fee_rate: int) -> int:
 
 
 def max_notional_ok(table: BracketTable, leverage: int, notional_value: int) -> bool:
-    """Position notional within the cap allowed at this leverage (Binance FAQ 360033162192; Notional-and-Leverage-Brackets API doc)."""
+    """Position notional within the cap allowed at this leverage (FAQ 360033162192, brackets API doc)."""
     return notional_value <= table.max_notional(leverage)

@@ -4,7 +4,8 @@ The index is Binance's weighted index of spot constituents with its outlier and 
 (section 4.1, prices.py) when constituents are fed (``set_constituents``); an operator price sets
 every constituent to one price, so the index equals it. Either way the index follows a
 ``PricePath`` on which wicks are scheduled. The mark is Binance's perpetual mark price,
-median(Price1, Price2, last) (Binance FAQ 360033525071 "What Are Mark Price and Price Index in USDⓈ-Margined Futures", prices.py), recomputed at every
+median(Price1, Price2, last) (Binance FAQ 360033525071 "What Are Mark Price and Price Index in
+USDⓈ-Margined Futures", prices.py), recomputed at every
 index change, at least every ``MARK_STEP_MS`` while a wick moves the index (Binance pushes the
 mark every second), and at each funding time. The funding rate is Binance's formula
 (section 5, funding.py) over the premium index sampled during the period; the premium comes from

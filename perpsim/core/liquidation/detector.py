@@ -1,4 +1,5 @@
-"""Indexed liquidation detection, exactly verified (Binance FAQ 360033525271 "Liquidation Protocols", FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance").
+"""Indexed liquidation detection, exactly verified (Binance FAQ 360033525271 "Liquidation Protocols",
+FAQ 5d62f8be18d24544b5b6156094c16bf7 "How to Check Futures Wallet Balance").
 
 Rule: a margin scope is liquidatable when its margin ratio reaches 100% on the mark, i.e.
 ``margin balance <= maintenance margin`` with ``MM > 0`` (``margin.is_liquidatable``). Scopes:
