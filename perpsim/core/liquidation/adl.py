@@ -1,4 +1,4 @@
-"""Auto-deleveraging: ranking, queue and the 0-4 quantile (binance-mechanics.md section 8.2).
+"""Auto-deleveraging: ranking, queue and the 0-4 quantile (Binance FAQ 360033525471, "What is Auto-Deleveraging (ADL)?").
 
 Binance's current rule (FAQ 360033525471, two agreeing transcriptions [S])::
 

@@ -1,6 +1,6 @@
 """The liquidation waterfall: an ordered list of named, parameterised steps.
 
-Binance's sequence (FAQ 360033525271, binance-mechanics.md section 6.2), per margin scope (an
+Binance's sequence (FAQ 360033525271, "Liquidation Protocols"), per margin scope (an
 isolated position, or a cross account's positions of one margin asset):
 
 1. ``cancel_orders``: cancel the scope's open orders [P] (the symbol's for isolated, all for cross [I]).
@@ -36,11 +36,11 @@ STEPS = ("cancel_orders", "liquidation_order", "clearance_fee", "insurance_takeo
          "insurance_share", "negative_balance_protection")
 
 DEFAULTS = {
-    "partial_liquidation": True,            # [I] section 6.2 option (b)
+    "partial_liquidation": True,            # [I] our choice: partial liquidation above tier 1 (docs/choices.md)
     "partial_target_ratio": 90 * SCALE // 100,   # [I] MR after a partial liquidation, at the mark
     "insurance_capacity_ratio": SCALE,      # [P, 2019-2023 text] net notional <= 100% of the fund
     "leftover_to_insurance": SCALE,         # [I] "a portion of the remaining collateral"; simplest: all
-    "margin_call_ratio": 80 * SCALE // 100,  # [I] section 10: ~80%
+    "margin_call_ratio": 80 * SCALE // 100,  # [I] ~80%, as Binance's margin-call emails describe (docs/choices.md)
     # the mark's last-price and Price 2 inputs from the venue's own book (Exchange._observe_book); off:
     # the mark follows the index alone (last = index, no basis), as the venue has run so far [I]
     "mark_from_book": False,
