@@ -40,7 +40,7 @@ DEFAULTS = {
     "partial_target_ratio": 90 * SCALE // 100,   # [I] MR after a partial liquidation, at the mark
     "insurance_capacity_ratio": SCALE,      # [P, 2019-2023 text] net notional <= 100% of the fund
     "leftover_to_insurance": SCALE,         # [I] "a portion of the remaining collateral"; simplest: all
-    "margin_call_ratio": 80 * SCALE // 100,  # [I] ~80%, as Binance's margin-call emails describe (docs/choices.md)
+    "margin_call_ratio": 80 * SCALE // 100,  # [I] ~80% (docs/choices.md)
     # the mark's last-price and Price 2 inputs from the venue's own book (Exchange._observe_book); off:
     # the mark follows the index alone (last = index, no basis), as the venue has run so far [I]
     "mark_from_book": False,
