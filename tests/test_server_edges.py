@@ -267,9 +267,11 @@ def test_streams_per_connection_are_capped(srv):
 def test_incoming_message_rate_is_capped(srv):
     async def go():
         async with websockets.connect(srv.ws + "/ws") as ws:
-            for i in range(MAX_INCOMING_PER_S * 3):
-                await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
+            # the server may close while we are still sending (a loaded machine reads our burst late,
+            # but it is still one burst) or after: either way the connection ends, never answered in full
             with pytest.raises(websockets.ConnectionClosed):
+                for i in range(MAX_INCOMING_PER_S * 3):
+                    await ws.send(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
                 for _ in range(MAX_INCOMING_PER_S * 3 + 1):
                     await asyncio.wait_for(ws.recv(), 10)
     asyncio.run(go())
