@@ -1,12 +1,12 @@
 """Trader protection: a pure, deterministic state machine beside the clearing core.
 
-What a liquidated trader meets on Binance (seed 000, "Account Status After Liquidation", "Mandatory
+What a liquidated trader meets on Binance ("Account Status After Liquidation", "Mandatory
 Risk Re-Testing", "Under What Circumstances Will an Account Be Banned?") and what a trader may choose
 for themself, built into the venue:
 
 * alerts: margin-ratio levels and a distance from the liquidation price (``Notification`` events; the
   server pushes them as MARGIN_CALL and POSTs them to the account's webhook URL);
-* a liquidation notification carrying the ``LiquidationRecord``; NO forced cool-down (seed 000 FAQ:
+* a liquidation notification carrying the ``LiquidationRecord``; NO forced cool-down (Binance FAQ: 
   "You can trade immediately; there is no mandatory cool-down period");
 * risk controls: N consecutive liquidations within a window, or a short-term futures loss rate above a
   threshold -> the risk test must be retaken before opening; massive shrinkage of the futures wallet ->
@@ -18,7 +18,7 @@ for themself, built into the venue:
 Binance hides every threshold: each is a venue setting (``Exchange.settings``, defaults in
 ``DEFAULTS``; evidence in docs/choices.md, "Trader protection"). A restriction only ever refuses futures
 openings (or, for a freeze, everything); it never moves money and never touches the spot, funding or
-earn wallets, login or API keys (seed 000's table). All state is plain data: picklable, hashed by
+earn wallets, login or API keys (the table of what a liquidation leaves untouched). All state is plain data: picklable, hashed by
 ``hash_into``.
 """
 from __future__ import annotations
@@ -56,26 +56,26 @@ DEFAULTS: dict[str, Any] = {
     # alerts
     "guard_alert_margin_ratios": [50 * P, 70 * P, 90 * P],     # [I] fractions of 1 (MR = MM / margin balance)
     "guard_alert_liq_distances": [10 * SCALE, 5 * SCALE],      # [I] percent of the mark (1e-8 units of %)
-    # risk controls (seed 000: "Exact thresholds are hidden")
+    # risk controls (e.g. "Exact thresholds are hidden")
     "guard_liq_streak": 3,                 # [I] consecutive liquidations ...
     "guard_liq_streak_window_ms": DAY,     # [I] ... within 24 h -> risk test
     "guard_loss_rate": 50 * P,             # [I] futures loss rate over the window -> risk test
     "guard_loss_window_ms": DAY,           # [I]
     "guard_shrink_rate": 80 * P,           # [I] futures wallet shrinkage over the window -> pause
     "guard_shrink_window_ms": 7 * DAY,     # [I]
-    "guard_pause_ms": 3 * DAY,             # [I] seed 000: "pauses futures trading for a few days"
+    "guard_pause_ms": 3 * DAY,             # [I] "pauses futures trading for a few days"
     "guard_repeat_triggers": 3,            # [I] control triggers ...
     "guard_repeat_window_ms": 30 * DAY,    # [I] ... within 30 days -> temporary ban
     "guard_temp_ban_ms": 7 * DAY,          # [I]
     "guard_ban_allows_reduce_only": True,  # [I] a banned trader may still close
-    "guard_quiz_questions": 6,             # [I] questions per risk test; all must be right (seed 000)
+    "guard_quiz_questions": 6,             # [I] questions per risk test; all must be right (public reports)
     # Binance's published rule (announcement d6457e23eb2e42f2b9c3ce44f46f9a6d) [P]
     "guard_new_account_days": 60,
     "guard_new_account_max_leverage": 20,
-    # one account per identity (seed 000 "Multi-Account Bans")
+    # one account per identity (public reports "Multi-Account Bans")
     "guard_duplicate_identity_policy": "ban",   # [P-ish] "banned upon discovery": ban | flag
     "guard_duplicate_device_policy": "flag",    # [P] "device fingerprinting will flag": flag | ban
-    # appeals (seed 000: only abnormal liquidations caused by a venue fault)
+    # appeals (e.g. only abnormal liquidations caused by a venue fault)
     "guard_appeal_compensation_ratio": SCALE,   # [I] share of the liquidation loss paid back
     "guard_notifications_kept": 200,            # [I]
     "guard_history_kept": 1000,                 # [I] liquidation records kept per account
@@ -140,7 +140,7 @@ def pct(fraction: int) -> str:
 
 # ---------------------------------------------------------------------- the risk test
 def _quiz_bank(rng: random.Random) -> list[dict]:
-    """The question bank: leverage, liquidation price, isolated vs cross, stop-loss (seed 000's lessons).
+    """The question bank: leverage, liquidation price, isolated vs cross, stop-loss (public reports's lessons).
 
     The numeric questions draw their figures from ``rng``; each question is
     ``{"id", "topic", "text", "options": [...], "answer": index}`` before shuffling.
@@ -408,7 +408,7 @@ class Guard:
         st.day_income += delta
 
     def _on_liquidation(self, rec: LiquidationRecord, now: int) -> list:
-        """The liquidation notification (seed 000: the position is gone, nothing else is touched; the
+        """The liquidation notification (e.g. the position is gone, nothing else is touched; the
         trader may open again at once; we advise stopping to reflect)."""
         st = self.get(rec.account_id)
         st.liquidations.append(rec)
@@ -789,7 +789,7 @@ class Guard:
 
     def submit_risk_test(self, account_id: int, answers: list, now: int) -> tuple[dict, list]:
         """Check the answers (option indices in question order, or {id: index}): all right -> the
-        requirement is lifted; otherwise it stays and the test must be started again (seed 000: "You must
+        requirement is lifted; otherwise it stays and the test must be started again (e.g. "You must
         answer the questions correctly to continue")."""
         st = self.get(account_id)
         if st.quiz is None:
@@ -819,7 +819,7 @@ class Guard:
     # ------------------------------------------------------------------ identities
     def register_identity(self, account_id: int, identity: str | None, device: str | None,
                           now: int) -> tuple[dict, list]:
-        """One account per identity (seed 000): a duplicate identity or device is flagged, banned per policy."""
+        """One account per identity (public reports): a duplicate identity or device is flagged, banned per policy."""
         st = self.get(account_id)
         events: list = []
         dup: dict[str, list[int]] = {}
@@ -857,7 +857,7 @@ class Guard:
         return None
 
     def appeal(self, account_id: int, symbol: str, liquidation_time: int, now: int) -> tuple[dict, list]:
-        """An appeal on one liquidation: granted only inside a logged incident window (seed 000: "if the
+        """An appeal on one liquidation: granted only inside a logged incident window (e.g. "if the
         liquidation was abnormal due to a Binance system failure"), compensation booked as a ledger move
         from the insurance fund to the futures wallet; otherwise the answer says why not."""
         st = self.get(account_id)

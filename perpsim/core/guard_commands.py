@@ -37,7 +37,7 @@ from .positions import BOTH, LONG, SHORT, Position
 
 COOLING_PERIODS = {"24H": DAY, "1W": 7 * DAY}
 MAX_COOLING_MS = 5 * 365 * DAY
-WARN_LEVERAGE = 10                     # seed 000 / seed 002: beginners 5x or lower; warn above 10x [I]
+WARN_LEVERAGE = 10                     # [I] beginners 5x or lower; warn above 10x (docs/choices.md)
 WARN_SHARE = 20 * SCALE // 100         # "at most 20% of the account in one position" [I]
 
 
@@ -168,7 +168,7 @@ def _set_alert_levels(ex: Exchange, account_id: int, margin_ratios: list | None 
 # ---------------------------------------------------------------------- operator actions
 @handler("operator_ban")
 def _operator_ban(ex: Exchange, account_id: int, reason: str, until: int | None = None):
-    """Permanent futures ban (seed 000: suspected manipulation), or a temporary one with ``until``."""
+    """Permanent futures ban (e.g. suspected manipulation), or a temporary one with ``until``."""
     ex.clearing.account(account_id)
     reason = _str(reason, "reason")
     st = ex.guard.get(account_id)
@@ -200,7 +200,7 @@ def _operator_unban(ex: Exchange, account_id: int, what: str = "BAN"):
 
 @handler("operator_freeze")
 def _operator_freeze(ex: Exchange, account_id: int, reason: str):
-    """Freeze the whole account (seed 000: suspected money laundering): every order refused."""
+    """Freeze the whole account (e.g. suspected money laundering): every order refused."""
     ex.clearing.account(account_id)
     st = ex.guard.get(account_id)
     st.frozen = _str(reason, "reason")
@@ -218,7 +218,7 @@ def _operator_unfreeze(ex: Exchange, account_id: int):
 @handler("operator_restrict")
 def _operator_restrict(ex: Exchange, account_id: int, features: dict, reason: str = "compliance",
                        until: int = 0):
-    """Feature restrictions (seed 000: compliance issues): OPEN (no opening), SYMBOLS (refused symbols),
+    """Feature restrictions (e.g. compliance issues): OPEN (no opening), SYMBOLS (refused symbols),
     MAX_LEVERAGE (a cap). An empty ``features`` lifts them."""
     ex.clearing.account(account_id)
     if not isinstance(features, dict) or any(k not in FEATURES for k in features):
@@ -242,7 +242,7 @@ def _operator_restrict(ex: Exchange, account_id: int, features: dict, reason: st
 @handler("register_identity")
 def _register_identity(ex: Exchange, account_id: int, identity: str | None = None, device: str | None = None):
     """Record an account's identity-document hash and device fingerprint; duplicates are flagged and
-    banned per policy (seed 000: one account per ID; device fingerprinting flags)."""
+    banned per policy (e.g. one account per ID; device fingerprinting flags)."""
     ex.clearing.account(account_id)
     if identity is not None:
         _str(identity, "identity", 128)
@@ -278,7 +278,7 @@ def _risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantit
                   stop_price: int | None = None):
     """Read-only: the position this order would leave, solved as if filled at ``price`` (default: the
     mark): its liquidation price, the move to it, the share of the account's margin it takes, and
-    warnings (seed 000's review questions asked before the trade)."""
+    warnings (the review questions asked before the trade)."""
     return risk_preview(ex, account_id, symbol, side, quantity, price, leverage, margin_type, position_side,
                         stop_price), []
 
@@ -386,7 +386,7 @@ def risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity
 
 # ---------------------------------------------------------------------- a frozen account
 def _frozen_guard(kind: str, action: str):
-    """Wrap an account handler of exchange.py so that a frozen account is refused (seed 000: "Entire
+    """Wrap an account handler of exchange.py so that a frozen account is refused (e.g. "Entire
     account frozen"); nothing changes for any other account or restriction."""
     inner = _HANDLERS.get(kind)
     if inner is None:

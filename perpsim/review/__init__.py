@@ -1,6 +1,6 @@
-"""The post-liquidation review (seed 000): pure analysis of Binance-API-shaped data.
+"""The post-liquidation review: pure analysis of Binance-API-shaped data.
 
-``review(data)`` answers seed 000's review questions for every liquidation; ``binance_data`` and
+``review(data)`` answers the post-liquidation review questions for every liquidation; ``binance_data`` and
 ``from_data_dir`` export a perpsim venue's events in that shape; ``render`` prints a review with rich.
 """
 from .analysis import review

@@ -1,6 +1,6 @@
 """The post-liquidation review: Binance-API-shaped data in, a dict out (pure; no venue state).
 
-It answers seed 000's review questions ("Questions to Answer During Review") for every liquidation in
+It answers the post-liquidation review questions (what happened, why, what to change) for every liquidation in
 the data, from nothing but what Binance's API returns, so it reviews an account on any venue that
 speaks this API:
 
@@ -37,11 +37,11 @@ ALTERNATIVES = ["Spot DCA: buy BTC/ETH on a fixed schedule, no leverage",
 #: Thresholds (docs/choices.md "Trader protection").
 DEFAULTS = {
     "ma_period": 20,                 # klines in the moving average at entry
-    "impulse_window_ms": 2 * HOUR,   # seed 000: walk away for 1-2 hours
+    "impulse_window_ms": 2 * HOUR,   # [I] walk away for 1-2 hours after a liquidation (docs/choices.md)
     "flip_window_ms": DAY,           # a reversal within a day of a loss counts as "in anger"
     "high_leverage": 10,
     "max_share": Decimal("0.20"),    # at most 20% of the account per position
-    "quit_liquidations": 3,          # seed 000: "liquidated more than three times"
+    "quit_liquidations": 3,          # [I] quit signal: liquidated more than three times (docs/choices.md)
 }
 
 ZERO = Decimal(0)
@@ -339,7 +339,7 @@ def review(data: dict, **options) -> dict:
             "appeal": appeal,
         })
 
-    # seed 000's cumulative table: position size (margin), total invested, remaining
+    # the cumulative table: position size (margin), total invested, remaining
     table = []
     if reviews:
         first = next(e for e, _f, _q in liqs)
@@ -351,7 +351,7 @@ def review(data: dict, **options) -> dict:
         table.append({"liquidations": r["n"], "positionMargin": S(ep.margin, 2),
                       "totalInvested": S(_invested(income, t), 2), "remaining": S(_wallet(income, t), 2)})
 
-    # seed 000's quit signals
+    # the quit signals
     quit = []
     if len(reviews) > o["quit_liquidations"]:
         quit.append({"code": "MORE_THAN_THREE_LIQUIDATIONS", "msg": f"liquidated {len(reviews)} times"})

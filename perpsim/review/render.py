@@ -1,4 +1,4 @@
-"""Print a review (analysis.review's dict) with rich: one panel per liquidation, seed 000's tables."""
+"""Print a review (analysis.review's dict) with rich: one panel per liquidation, the review's tables."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
