@@ -460,7 +460,7 @@ def test_a_second_perpsim_serve_is_refused_and_a_killed_holder_frees_the_directo
 @pytest.fixture
 def exploding_deposit(monkeypatch):
     """The core's deposit handler raises OverflowError for an amount of 13 (as a core bug would)."""
-    real = core_exchange._HANDLERS["deposit"]
+    real = core_exchange.HANDLERS["deposit"]
 
     def deposit(ex, account_id, asset, amount, wallet="FUTURES"):
         if amount == 13:
@@ -469,7 +469,7 @@ def exploding_deposit(monkeypatch):
                 ex.clearing.marks["BTCUSDT"] = 10**28
             raise OverflowError("Python int too large to convert to C long")
         return real(ex, account_id=account_id, asset=asset, amount=amount, wallet=wallet)
-    monkeypatch.setitem(core_exchange._HANDLERS, "deposit", deposit)
+    monkeypatch.setitem(core_exchange.HANDLERS, "deposit", deposit)
 
 
 def test_a_command_that_raises_is_refused_alone_and_the_venue_goes_on(tmp_path, exploding_deposit):

@@ -465,13 +465,13 @@ def test_the_order_layer_wiring_end_to_end(ex, monkeypatch):
     """Three liquidations, then an order refused until the risk test is passed, then accepted, with the
     one call the order layer is to make (installed here around the place_order handler)."""
     from perpsim.core import exchange as X
-    place = X._HANDLERS["place_order"]
+    place = X.HANDLERS["place_order"]
 
     def guarded(ex, account_id, symbol, side, type, reduce_only=False, position_side=None, **kw):
         ex.guard.check_order(account_id, symbol, side, reduce_only, position_side, False, ex.now)
         return place(ex, account_id=account_id, symbol=symbol, side=side, type=type, reduce_only=reduce_only,
                      position_side=position_side, **kw)
-    monkeypatch.setitem(X._HANDLERS, "place_order", guarded)
+    monkeypatch.setitem(X.HANDLERS, "place_order", guarded)
     for _ in range(3):
         liquidate_isolated(ex)
     order = dict(account_id=1, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("0.01"), price=P("50000"),

@@ -25,9 +25,11 @@ add_incident                kind (STALE_INDEX | OUTLIER_FEED | VENUE_FAULT), sta
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import errors as E
 from .errors import VenueError
-from .exchange import _HANDLERS, Exchange, handler
+from .commands import Handlers
 from .fixed import SCALE, div, mul
 from .guard import DAY, FEATURES, INCIDENT_KINDS, iso
 from .instruments import get_instrument
@@ -35,10 +37,15 @@ from .margin import (Leg, initial_margin, liquidation_price, notional, price_mov
                      unrealized_pnl)
 from .positions import BOTH, LONG, SHORT, Position
 
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
 COOLING_PERIODS = {"24H": DAY, "1W": 7 * DAY}
 MAX_COOLING_MS = 5 * 365 * DAY
 WARN_LEVERAGE = 10                     # [I] beginners 5x or lower; warn above 10x (docs/choices.md)
 WARN_SHARE = 20 * SCALE // 100         # "at most 20% of the account in one position" [I]
+
+HANDLERS = Handlers()
 
 
 def _int(value, name: str, minimum: int = 0) -> int:
@@ -60,19 +67,19 @@ def _record(r) -> dict:
 
 
 # ---------------------------------------------------------------------- reads
-@handler("account_status")
+@HANDLERS("account_status")
 def _account_status(ex: Exchange, account_id: int):
     return ex.guard.status(account_id, ex.now), []
 
 
-@handler("liquidation_history")
+@HANDLERS("liquidation_history")
 def _liquidation_history(ex: Exchange, account_id: int, start_time: int | None = None,
                          end_time: int | None = None, symbol: str | None = None):
     ex.clearing.account(account_id)
     return [_record(r) for r in ex.guard.liquidations(account_id, start_time, end_time, symbol)], []
 
 
-@handler("guard_notifications")
+@HANDLERS("guard_notifications")
 def _guard_notifications(ex: Exchange, account_id: int, limit: int = 100):
     ex.clearing.account(account_id)
     st = ex.guard.accounts.get(account_id)
@@ -81,7 +88,7 @@ def _guard_notifications(ex: Exchange, account_id: int, limit: int = 100):
 
 
 # ---------------------------------------------------------------------- the risk test
-@handler("risk_test_start")
+@HANDLERS("risk_test_start")
 def _risk_test_start(ex: Exchange, account_id: int, seed: int):
     """Questions on leverage, liquidation price, isolated vs cross and stop-loss, shuffled from ``seed``
     (the caller draws it: the core has no randomness of its own)."""
@@ -89,14 +96,14 @@ def _risk_test_start(ex: Exchange, account_id: int, seed: int):
     return {"questions": ex.guard.start_risk_test(account_id, _int(seed, "seed"), ex.now)}, []
 
 
-@handler("risk_test_submit")
+@HANDLERS("risk_test_submit")
 def _risk_test_submit(ex: Exchange, account_id: int, answers: list):
     ex.clearing.account(account_id)
     return ex.guard.submit_risk_test(account_id, answers, ex.now)
 
 
 # ---------------------------------------------------------------------- self-protection
-@handler("set_cooling_off")
+@HANDLERS("set_cooling_off")
 def _set_cooling_off(ex: Exchange, account_id: int, period: str, duration_ms: int | None = None):
     """A cooling-off period the trader chooses (24 h, 1 week or custom): opening refused until it ends.
     It can be extended, never shortened (the point of a self-exclusion) [I]."""
@@ -119,7 +126,7 @@ def _set_cooling_off(ex: Exchange, account_id: int, period: str, duration_ms: in
     return {"coolingOffUntil": until}, events
 
 
-@handler("set_self_limits")
+@HANDLERS("set_self_limits")
 def _set_self_limits(ex: Exchange, account_id: int, max_leverage: int | None = None,
                      daily_loss_limit: int | None = None):
     """A personal max-leverage cap and a daily-loss limit (UTC day; realized PnL, fees and funding)."""
@@ -138,7 +145,7 @@ def _set_self_limits(ex: Exchange, account_id: int, max_leverage: int | None = N
     return {"maxLeverage": st.max_leverage, "dailyLossLimit": st.daily_loss_limit}, []
 
 
-@handler("set_webhook")
+@HANDLERS("set_webhook")
 def _set_webhook(ex: Exchange, account_id: int, url: str):
     """The URL the server POSTs this account's notifications to ("" clears it)."""
     ex.clearing.account(account_id)
@@ -149,7 +156,7 @@ def _set_webhook(ex: Exchange, account_id: int, url: str):
     return {"webhookUrl": url}, []
 
 
-@handler("set_alert_levels")
+@HANDLERS("set_alert_levels")
 def _set_alert_levels(ex: Exchange, account_id: int, margin_ratios: list | None = None,
                       liq_distances: list | None = None):
     """Per-account alert levels: margin ratios (fractions of 1, 1e-8 units) and distances to the
@@ -166,7 +173,7 @@ def _set_alert_levels(ex: Exchange, account_id: int, margin_ratios: list | None 
 
 
 # ---------------------------------------------------------------------- operator actions
-@handler("operator_ban")
+@HANDLERS("operator_ban")
 def _operator_ban(ex: Exchange, account_id: int, reason: str, until: int | None = None):
     """Permanent futures ban (e.g. suspected manipulation), or a temporary one with ``until``."""
     ex.clearing.account(account_id)
@@ -179,7 +186,7 @@ def _operator_ban(ex: Exchange, account_id: int, reason: str, until: int | None 
     return None, ex.guard._restrict(st, account_id, ex.now, "TEMP_BAN", True, until, reason)
 
 
-@handler("operator_unban")
+@HANDLERS("operator_unban")
 def _operator_unban(ex: Exchange, account_id: int, what: str = "BAN"):
     ex.clearing.account(account_id)
     st = ex.guard.get(account_id)
@@ -198,7 +205,7 @@ def _operator_unban(ex: Exchange, account_id: int, what: str = "BAN"):
     return None, ex.guard._restrict(st, account_id, ex.now, what, False, 0, "lifted by the operator")
 
 
-@handler("operator_freeze")
+@HANDLERS("operator_freeze")
 def _operator_freeze(ex: Exchange, account_id: int, reason: str):
     """Freeze the whole account (e.g. suspected money laundering): every order refused."""
     ex.clearing.account(account_id)
@@ -207,7 +214,7 @@ def _operator_freeze(ex: Exchange, account_id: int, reason: str):
     return None, ex.guard._restrict(st, account_id, ex.now, "FREEZE", True, 0, st.frozen)
 
 
-@handler("operator_unfreeze")
+@HANDLERS("operator_unfreeze")
 def _operator_unfreeze(ex: Exchange, account_id: int):
     ex.clearing.account(account_id)
     st = ex.guard.get(account_id)
@@ -215,7 +222,7 @@ def _operator_unfreeze(ex: Exchange, account_id: int):
     return None, ex.guard._restrict(st, account_id, ex.now, "FREEZE", False, 0, "lifted by the operator")
 
 
-@handler("operator_restrict")
+@HANDLERS("operator_restrict")
 def _operator_restrict(ex: Exchange, account_id: int, features: dict, reason: str = "compliance",
                        until: int = 0):
     """Feature restrictions (e.g. compliance issues): OPEN (no opening), SYMBOLS (refused symbols),
@@ -239,7 +246,7 @@ def _operator_restrict(ex: Exchange, account_id: int, features: dict, reason: st
     return None, ex.guard._restrict(st, account_id, ex.now, "FEATURES", bool(features), until, reason)
 
 
-@handler("register_identity")
+@HANDLERS("register_identity")
 def _register_identity(ex: Exchange, account_id: int, identity: str | None = None, device: str | None = None):
     """Record an account's identity-document hash and device fingerprint; duplicates are flagged and
     banned per policy (e.g. one account per ID; device fingerprinting flags)."""
@@ -253,7 +260,7 @@ def _register_identity(ex: Exchange, account_id: int, identity: str | None = Non
     return ex.guard.register_identity(account_id, identity, device, ex.now)
 
 
-@handler("add_incident")
+@HANDLERS("add_incident")
 def _add_incident(ex: Exchange, kind: str, start: int, end: int, symbol: str = "", note: str = ""):
     """Log a venue incident (stale index feed, outlier feed, venue fault) with its time window."""
     if kind not in INCIDENT_KINDS:
@@ -266,13 +273,13 @@ def _add_incident(ex: Exchange, kind: str, start: int, end: int, symbol: str = "
     return ex.guard.add_incident(kind, start, end, symbol, _str(note, "note", 500, empty=True)), []
 
 
-@handler("appeal_liquidation")
+@HANDLERS("appeal_liquidation")
 def _appeal_liquidation(ex: Exchange, account_id: int, symbol: str, liquidation_time: int):
     return ex.guard.appeal(account_id, symbol, _int(liquidation_time, "liquidationTime"), ex.now)
 
 
 # ---------------------------------------------------------------------- the pre-trade preview
-@handler("risk_preview")
+@HANDLERS("risk_preview")
 def _risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity: int, price: int | None = None,
                   leverage: int | None = None, margin_type: str | None = None, position_side: str | None = None,
                   stop_price: int | None = None):
@@ -385,22 +392,8 @@ def risk_preview(ex: Exchange, account_id: int, symbol: str, side: str, quantity
 
 
 # ---------------------------------------------------------------------- a frozen account
-def _frozen_guard(kind: str, action: str):
-    """Wrap an account handler of exchange.py so that a frozen account is refused (e.g. "Entire
-    account frozen"); nothing changes for any other account or restriction."""
-    inner = _HANDLERS.get(kind)
-    if inner is None:
-        return
-
-    def guarded(ex: Exchange, account_id: int, **kw):
-        ex.guard.check_account(account_id, action, ex.now)
-        return inner(ex, account_id=account_id, **kw)
-
-    guarded.__doc__ = inner.__doc__
-    handler(kind)(guarded)
-
-
-for _kind, _action in (("transfer", "transfers"), ("withdraw", "withdrawals"), ("set_margin_type", "settings"),
-                       ("set_position_mode", "settings"), ("adjust_isolated_margin", "margin changes"),
-                       ("create_api_key", "API keys")):
-    _frozen_guard(_kind, _action)
+#: account commands a frozen account is refused (e.g. "Entire account frozen"), checked by the
+#: exchange's admit stage before the handler runs; nothing changes for any other account
+FROZEN_REFUSES = {"transfer": "transfers", "withdraw": "withdrawals", "set_margin_type": "settings",
+                  "set_position_mode": "settings", "adjust_isolated_margin": "margin changes",
+                  "create_api_key": "API keys"}

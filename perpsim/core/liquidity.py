@@ -10,10 +10,18 @@ a stand-in for the market's depth [I]; its parameters are settings.
 from __future__ import annotations
 
 from .errors import VenueError
-from .exchange import Exchange, handler
+from typing import TYPE_CHECKING
+
+from .commands import Handlers
 from .fixed import SCALE, ceil_div
 
+if TYPE_CHECKING:
+    from .exchange import Exchange
+
 DEFAULTS = {"levels": 10, "spread_bps": 4, "step_bps": 3, "notional": 20_000 * SCALE, "growth_pct": 50}
+
+
+HANDLERS = Handlers()
 
 
 def ladder(index: int, tick: int, step: int, levels: int, spread_bps: int, step_bps: int, size: int,
@@ -31,7 +39,7 @@ def ladder(index: int, tick: int, step: int, levels: int, spread_bps: int, step_
     return quotes
 
 
-@handler("quote")
+@HANDLERS("quote")
 def _quote(ex: Exchange, account_id: int, symbol: str, levels: int = DEFAULTS["levels"],
            spread_bps: int = DEFAULTS["spread_bps"], step_bps: int = DEFAULTS["step_bps"],
            notional: int = DEFAULTS["notional"], growth_pct: int = DEFAULTS["growth_pct"]):

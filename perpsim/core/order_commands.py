@@ -25,24 +25,30 @@ batch_orders               POST /fapi/v1/batchOrders           account_id, order
                                                                at most 5); reply: per order a view or an error
 =========================  ==================================  ===========================
 
-The handlers of ``set_leverage`` and ``trade`` are wrapped so that the order layer follows
-what they change: a new leverage changes the initial margin resting orders reserve; a direct
-trade moves positions, which shrinks reduce-only orders. (A new mark reaches
-``OrderManager.on_mark`` through ``Exchange.after_mark``.)
+``FOLLOW_UPS`` are what the order layer does after another module's command changed what its
+orders rest on: a new leverage changes the initial margin resting orders reserve; a direct trade
+moves positions, which shrinks reduce-only orders. (A new mark reaches ``OrderManager.on_mark``
+through ``Exchange.after_mark``.)
 """
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 from . import errors as E
 from .errors import VenueError
-from .exchange import _HANDLERS, Exchange, handler
+from .commands import Handlers
 from .orders import OrderManager
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
 
 MAX_BATCH = 5   # POST /fapi/v1/batchOrders takes at most 5 orders (-4082 beyond)
 
+HANDLERS = Handlers()
 
-@handler("place_order")
+
+@HANDLERS("place_order")
 def _place_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, quantity: int | None = None,
                  price: int | None = None, time_in_force: str | None = None, reduce_only: bool = False,
                  position_side: str | None = None, client_order_id: str | None = None,
@@ -52,18 +58,18 @@ def _place_order(ex: Exchange, account_id: int, symbol: str, side: str, type: st
                            position_side, client_order_id, stp_mode, ex.now)
 
 
-@handler("cancel_order")
+@HANDLERS("cancel_order")
 def _cancel_order(ex: Exchange, account_id: int, symbol: str, order_id: int | None = None,
                   client_order_id: str | None = None):
     return ex.orders.cancel(account_id, symbol, order_id, client_order_id, ex.now)
 
 
-@handler("cancel_all_orders")
+@HANDLERS("cancel_all_orders")
 def _cancel_all_orders(ex: Exchange, account_id: int, symbol: str):
     return ex.orders.cancel_all(account_id, symbol, ex.now)
 
 
-@handler("modify_order")
+@HANDLERS("modify_order")
 def _modify_order(ex: Exchange, account_id: int, symbol: str, side: str, quantity: int, price: int,
                   order_id: int | None = None, client_order_id: str | None = None):
     o = ex.orders.find(account_id, symbol, order_id, client_order_id)
@@ -75,7 +81,7 @@ _ALGO_ARGS = set(inspect.signature(OrderManager.place_algo).parameters) - {"self
                                                                           "type", "now"}
 
 
-@handler("place_algo_order")
+@HANDLERS("place_algo_order")
 def _place_algo_order(ex: Exchange, account_id: int, symbol: str, side: str, type: str, **kw):
     unknown = sorted(set(kw) - _ALGO_ARGS)
     if unknown:
@@ -85,17 +91,17 @@ def _place_algo_order(ex: Exchange, account_id: int, symbol: str, side: str, typ
     return ex.orders.place_algo(account_id, symbol, side, type, now=ex.now, **kw)
 
 
-@handler("cancel_algo_order")
+@HANDLERS("cancel_algo_order")
 def _cancel_algo_order(ex: Exchange, account_id: int, algo_id: int | None = None, client_algo_id: str | None = None):
     return ex.orders.cancel_algo(account_id, algo_id, client_algo_id, ex.now)
 
 
-@handler("cancel_all_algo_orders")
+@HANDLERS("cancel_all_algo_orders")
 def _cancel_all_algo_orders(ex: Exchange, account_id: int, symbol: str):
     return ex.orders.cancel_all_algo(account_id, symbol, ex.now)
 
 
-@handler("batch_orders")
+@HANDLERS("batch_orders")
 def _batch_orders(ex: Exchange, account_id: int, orders: list):
     """Up to 5 orders, each placed on its own: a refused one answers its error, the others stand."""
     if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH:
@@ -119,21 +125,19 @@ def _batch_orders(ex: Exchange, account_id: int, orders: list):
     return replies, events
 
 
-# ---------------------------------------------------------------------- followers
-_set_leverage = _HANDLERS.get("set_leverage")
-_trade = _HANDLERS.get("trade")
+# ---------------------------------------------------------------------- follow-ups
+def _refresh_after_leverage(ex: Exchange, args: dict) -> list:
+    """A new leverage: resting orders reserve their initial margin at it."""
+    ex.orders.refresh(args["account_id"], args["symbol"])
+    return []
 
-if _set_leverage is not None:
-    @handler("set_leverage")
-    def _set_leverage_and_refresh(ex: Exchange, account_id: int, symbol: str, leverage: int, **kw):
-        reply, events = _set_leverage(ex, account_id=account_id, symbol=symbol, leverage=leverage, **kw)
-        ex.orders.refresh(account_id, symbol)
-        return reply, events
 
-if _trade is not None:
-    @handler("trade")
-    def _trade_and_follow(ex: Exchange, buyer: int, seller: int, symbol: str, **kw):
-        reply, events = _trade(ex, buyer=buyer, seller=seller, symbol=symbol, **kw)
-        for acct in sorted({buyer, seller}):
-            events += ex.orders.on_position_change(acct, symbol, ex.now)
-        return reply, events
+def _follow_direct_trade(ex: Exchange, args: dict) -> list:
+    """A direct trade moved both positions: reduce-only orders shrink to what is left."""
+    events: list = []
+    for acct in sorted({args["buyer"], args["seller"]}):
+        events += ex.orders.on_position_change(acct, args["symbol"], ex.now)
+    return events
+
+
+FOLLOW_UPS = {"set_leverage": _refresh_after_leverage, "trade": _follow_direct_trade}

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.exchange import Command, Exchange, _HANDLERS, _accounts_in
+from ..core.exchange import Command, Exchange
+from ..core.risk import accounts_in
 from ..core.fixed import SCALE
 from .scenario import Dist, Population, Scenario
 
@@ -190,12 +191,12 @@ def apply_bulk(ex: Exchange, cmds, by_command: bool = False) -> list:
         ex.commands += 1
         events += ex.advance_to(c.ts or ex.now)
         try:
-            _, evs = _HANDLERS[c.kind](ex, **c.args)
+            _, evs = ex.handle(c)
         except VenueError as e:
             refused.append((c, e))
             continue
         events += evs
-        touched |= _accounts_in(evs)
+        touched |= accounts_in(evs)
     events += ex.check_accounts(touched)
     ex.guard.observe(events, ex.now)
     return refused
