@@ -6,7 +6,7 @@ built per command and account from its balance and position changes.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 from perpsim.core.events import (BalanceChanged, ConfigChanged, LiquidationRecord, MarginCall, MarkPriceUpdate,
                                  PositionChanged, TradeSettled)
@@ -15,29 +15,16 @@ from perpsim.core.guard import Notification
 from perpsim.core.ledger import FUTURES
 from perpsim.core.margin import break_even_price
 
-from . import shapes
+from . import shapes, translate_market, translate_orders
+from .translators import Translators, join
 
-MARKET: dict[type, Callable] = {}
-USER: dict[type, Callable] = {}
+market = Translators()      # this module's own translators; joined with the others' below
+user = Translators()
 
 #: ACCOUNT_UPDATE reason ("m") by balance-change reason; commands that trade say ORDER.
 _REASONS = {"DEPOSIT": "ADMIN_DEPOSIT", "WITHDRAW": "ADMIN_WITHDRAW", "FUNDING_FEE": "FUNDING_FEE",
             "INSURANCE_CLEAR": "INSURANCE_CLEAR", "ISOLATED_MARGIN": "MARGIN_TRANSFER", "COMMISSION": "ORDER",
             "REALIZED_PNL": "ORDER"}
-
-
-def market(etype: type):
-    def reg(fn):
-        MARKET[etype] = fn
-        return fn
-    return reg
-
-
-def user(etype: type):
-    def reg(fn):
-        USER[etype] = fn
-        return fn
-    return reg
 
 
 def market_messages(service, cmd: Command, result: Result) -> list[tuple[str, object]]:
@@ -178,4 +165,9 @@ def account_updates(service, cmd: Command, result: Result) -> list[tuple[int, ob
                                      "a": {"m": reason, "B": balances, "P": positions}}))
         return out
     return service.read(build)
-from . import translate_orders  # noqa: E402,F401  (orders, algo orders, liquidations on the user stream)
+
+
+#: what the streams read: every translator, from this module, translate_market.py (trades, depth,
+#: klines, tickers) and translate_orders.py (orders, algo orders, liquidations on the user stream)
+MARKET = join(market, translate_market.MARKET)
+USER = join(user, translate_orders.USER)

@@ -1,6 +1,6 @@
 """Venue market events -> Binance market stream payloads (binance-api.md 5.2, 5.3). Translation only.
 
-Registered with ``translate.market`` (imported by translate.py), each handler yields
+Kept in ``MARKET`` (joined into translate.py's table), each translator yields
 ``(stream name, payload)`` pairs; the hub pushes a pair to every connection subscribed to
 that name. What the core emits and what is pushed:
 
@@ -34,7 +34,9 @@ from perpsim.core.marketdata import INTERVALS, AggTrade, Trade, bar_close, bar_o
 from perpsim.core.orders import DepthUpdate
 
 from . import shapes
-from .translate import market
+from .translators import Translators
+
+MARKET = Translators()
 
 DEPTH_SPEEDS = ("", "@100ms", "@250ms", "@500ms")
 PARTIAL_LEVELS = (5, 10, 20)
@@ -79,7 +81,7 @@ def _levels(ins, side: dict) -> list:
     return [[shapes.price(ins, p), shapes.qty(ins, q)] for p, q in side.items()]
 
 
-@market(Trade)
+@MARKET(Trade)
 def _trade(service, e: Trade) -> Iterable:
     ins = service.read(lambda ex: ex.clearing.instruments[e.symbol])
     payload = {"e": "trade", "E": e.time, "T": e.time, "s": e.symbol, "t": e.trade_id,
@@ -87,7 +89,7 @@ def _trade(service, e: Trade) -> Iterable:
     return [(f"{e.symbol.lower()}@trade", payload)]
 
 
-@market(AggTrade)
+@MARKET(AggTrade)
 def _agg_trade(service, e: AggTrade) -> Iterable:
     klines, tickers = _kline_intervals(e.symbol), _listened(_wants_tickers(e.symbol))
 
@@ -198,7 +200,7 @@ def _kline_and_ticker_messages(ins, symbol: str, now: int, bars: list, t) -> lis
     return out
 
 
-@market(DepthUpdate)
+@MARKET(DepthUpdate)
 def _depth(service, e: DepthUpdate) -> Iterable:
     want_partial = _listened(_wants_partial(e.symbol))
 

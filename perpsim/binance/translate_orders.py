@@ -27,7 +27,9 @@ from perpsim.core.orders import LIQUIDATION, AlgoUpdate, OrderUpdate
 from perpsim.venue import history
 
 from . import shapes
-from .translate import user
+from .translators import Translators
+
+USER = Translators()
 
 history.register(OrderUpdate, "order_updates")
 history.register(AlgoUpdate, "algo_updates")
@@ -156,7 +158,7 @@ def _expire_reason(reason) -> str:
                                         "REDUCE_ONLY": "4", "FOK": "6", "MODIFY": "7"}.get(text.upper(), "0")
 
 
-@user(OrderUpdate)
+@USER(OrderUpdate)
 def _order_update(service, u: OrderUpdate) -> Iterable:
     if u.account_id <= 0:
         return []
@@ -174,7 +176,7 @@ def _order_update(service, u: OrderUpdate) -> Iterable:
     return out
 
 
-@user(AlgoUpdate)
+@USER(AlgoUpdate)
 def _algo_update(service, a: AlgoUpdate) -> Iterable:
     if a.account_id <= 0:
         return []

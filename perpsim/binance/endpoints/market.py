@@ -16,7 +16,6 @@ from perpsim.core.price_klines import INDEX, MARK
 from perpsim.venue import bars as kline_bars
 
 from .. import shapes
-from .. import translate_market  # noqa: F401  (registers the market streams)
 from ..params import invalid
 from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint, weight_by_limit, weight_by_symbol
 from .common import instrument, time_bounds
