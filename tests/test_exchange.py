@@ -132,3 +132,38 @@ def test_bracket_tables_follow_the_venue_date(ex):
     assert (f.mmr, f.maintenance_amount) == (P("0.005"), P("50"))       # 2021: 50k-250k, 0.5%, cum 50
     assert ex.clearing.table("BTCUSDT").max_leverage == 125
     assert ex.apply(Command("set_bracket_date", {"date": "June"}, ex.now)).error.code == -1130
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("partial_liquidaton", True, "Unknown setting 'partial_liquidaton'"),   # a typo
+    ("partial_liquidation", 1, "partial_liquidation takes true or false"),
+    ("margin_call_ratio", "0.8", "margin_call_ratio takes a non-negative integer"),
+    ("margin_call_ratio", -1, "margin_call_ratio takes a non-negative integer"),
+    ("guard_alert_margin_ratios", [P("0.5"), True], "takes a list"),
+    ("risk_scan", "sometimes", "risk_scan takes one of the listed values: indexed, full"),
+    ("guard_duplicate_device_policy", "shrug", "flag, ban"),
+    ("operator_hold:BTCUSDT", False, "true, or null to clear"),
+    ("", True, "'name'"),
+])
+def test_set_setting_refuses_unknown_names_and_wrong_types(ex, name, value, says):
+    before = ex.content_hash()
+    r = run(ex, "set_setting", name=name, value=value)
+    assert r.error is not None and r.error.code == -1130 and says in r.error.msg, r.error
+    assert ex.content_hash() == before
+
+
+def test_settings_reach_the_typed_configs():
+    from perpsim.core import config
+    ex = Exchange()
+    assert ex.config.waterfall.partial_target_ratio == P("0.9") and ex.config.guard.guard_liq_streak == 3
+    assert run(ex, "set_setting", name="partial_target_ratio", value=P("0.75")).ok
+    assert run(ex, "set_setting", name="guard_liq_streak", value=5).ok
+    assert ex.config.waterfall.partial_target_ratio == P("0.75") and ex.config.guard.guard_liq_streak == 5
+    rows = {r["name"]: r for r in config.listing(ex.settings)}
+    assert rows["guard_liq_streak"]["value"] == 5 and rows["guard_liq_streak"]["default"] == 3
+    assert rows["guard_new_account_max_leverage"]["evidence"] == "P"
+    # every subsystem's field carries its kind and evidence, and its default is of that kind
+    for name, knob in config.KNOBS.items():
+        default = config.listing({})[list(config.KNOBS).index(name)]["default"]
+        assert knob.evidence in ("P", "I") and knob.doc
+        assert config.accepts(knob, default if not isinstance(default, list) else tuple(default)), name

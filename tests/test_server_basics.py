@@ -62,3 +62,18 @@ def test_admin_names_an_unknown_account_and_leverage_is_checked_first(tmp_path):
         assert r.json()["code"] == -4028                       # invalid before the new-account 20x cap
         r = srv.signed("POST", "/fapi/v1/leverage", acct, {"symbol": "BTCUSDT", "leverage": 50}, body=True)
         assert r.json()["code"] == -4205                       # the 60-day rule (guard)
+
+
+def test_admin_settings_are_listed_and_typed(tmp_path):
+    with running_server(tmp_path) as srv:
+        rows = {r["name"]: r for r in srv.admin("GET", "/admin/v1/settings")}
+        assert rows["insurance_capacity_ratio"]["default"] == 10**8 and rows["insurance_capacity_ratio"]["kind"] == "ratio"
+        h = {"X-PERPSIM-ADMIN": "test-admin-token"}
+        for body, says in (({"name": "insurance_capacity", "value": 0}, "Unknown setting"),
+                           ({"name": "insurance_capacity_ratio", "value": "0"}, "takes a non-negative integer"),
+                           ({"name": "insurance_capacity_ratio", "value": 0.5}, "takes a non-negative integer")):
+            r = srv.http.post("/admin/v1/settings", json=body, headers=h)
+            assert (r.status_code, r.json()["code"]) == (400, -1130) and says in r.json()["msg"], r.json()
+        srv.admin("POST", "/admin/v1/settings", {"name": "insurance_capacity_ratio", "value": 0})
+        rows = {r["name"]: r for r in srv.admin("GET", "/admin/v1/settings")}
+        assert rows["insurance_capacity_ratio"]["value"] == 0

@@ -31,7 +31,8 @@ from .commands import Command, Result, join
 from .errors import VenueError
 from .events import FundingSettled, MarkPriceUpdate
 from .liquidation.detector import IndexedDetector
-from .liquidation.waterfall import DEFAULTS as WATERFALL_DEFAULTS, Liquidator, setting
+from .config import Configs, MarginCallConfig
+from .liquidation.waterfall import Liquidator
 from .risk import RiskPass, accounts_in
 from .funding import funding_income, impact_margin_notional, impact_price
 from .instruments import Instrument, get_instrument
@@ -112,7 +113,15 @@ class Exchange:
     # ------------------------------------------------------------------ risk: detection, waterfall, margin calls
     def _new_risk(self) -> RiskPass:
         return RiskPass(self.clearing, self.settings, self.margin_called, lambda: Liquidator(self), lambda: self.now,
-                        WATERFALL_DEFAULTS["margin_call_ratio"])
+                        MarginCallConfig().margin_call_ratio)
+
+    @property
+    def config(self) -> Configs:
+        """The configurations in force (config.py), rebuilt after a setting changes."""
+        cfg = self.__dict__.get("_config")
+        if cfg is None:
+            cfg = self._config = Configs(self.settings)
+        return cfg
 
     @property
     def detector(self) -> IndexedDetector:
@@ -120,6 +129,7 @@ class Exchange:
 
     def __getstate__(self):
         state = dict(self.__dict__)
+        state["_config"] = None   # derived from the settings
         state["risk"] = None    # derived (detector, status bands): rebuilt after a snapshot is loaded
         return state
 
@@ -193,7 +203,7 @@ class Exchange:
     def _remark(self, symbol: str) -> list:
         """Recompute a symbol's mark at ``now``; then everything that watches the mark."""
         m = self.markets[symbol]
-        if setting(self, "mark_from_book"):
+        if self.config.prices.mark_from_book:
             self._observe_book(symbol, m)
         mark = m.update(self.now)
         self.clearing.set_mark(symbol, mark, self.now)

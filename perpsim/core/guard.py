@@ -28,6 +28,7 @@ import random
 from bisect import bisect_left
 from typing import Any, NamedTuple
 
+from .config import GuardConfig, defaults
 from .errors import VenueError
 from .events import (BalanceChanged, InsuranceFundChanged, LiquidationRecord, MarginCall, MarkPriceSet,
                      MarkPriceUpdate, PositionChanged, TradeSettled)
@@ -52,34 +53,8 @@ ACCOUNT_FROZEN = -2015           # non-order actions of a frozen account: "... p
 
 P = SCALE // 100   # one percent in 1e-8 units of a fraction
 
-DEFAULTS: dict[str, Any] = {
-    # alerts
-    "guard_alert_margin_ratios": [50 * P, 70 * P, 90 * P],     # [I] fractions of 1 (MR = MM / margin balance)
-    "guard_alert_liq_distances": [10 * SCALE, 5 * SCALE],      # [I] percent of the mark (1e-8 units of %)
-    # risk controls (e.g. "Exact thresholds are hidden")
-    "guard_liq_streak": 3,                 # [I] consecutive liquidations ...
-    "guard_liq_streak_window_ms": DAY,     # [I] ... within 24 h -> risk test
-    "guard_loss_rate": 50 * P,             # [I] futures loss rate over the window -> risk test
-    "guard_loss_window_ms": DAY,           # [I]
-    "guard_shrink_rate": 80 * P,           # [I] futures wallet shrinkage over the window -> pause
-    "guard_shrink_window_ms": 7 * DAY,     # [I]
-    "guard_pause_ms": 3 * DAY,             # [I] "pauses futures trading for a few days"
-    "guard_repeat_triggers": 3,            # [I] control triggers ...
-    "guard_repeat_window_ms": 30 * DAY,    # [I] ... within 30 days -> temporary ban
-    "guard_temp_ban_ms": 7 * DAY,          # [I]
-    "guard_ban_allows_reduce_only": True,  # [I] a banned trader may still close
-    "guard_quiz_questions": 6,             # [I] questions per risk test; all must be right (public reports)
-    # Binance's published rule (announcement d6457e23eb2e42f2b9c3ce44f46f9a6d) [P]
-    "guard_new_account_days": 60,
-    "guard_new_account_max_leverage": 20,
-    # one account per identity (public reports "Multi-Account Bans")
-    "guard_duplicate_identity_policy": "ban",   # [P-ish] "banned upon discovery": ban | flag
-    "guard_duplicate_device_policy": "flag",    # [P] "device fingerprinting will flag": flag | ban
-    # appeals (e.g. only abnormal liquidations caused by a venue fault)
-    "guard_appeal_compensation_ratio": SCALE,   # [I] share of the liquidation loss paid back
-    "guard_notifications_kept": 200,            # [I]
-    "guard_history_kept": 1000,                 # [I] liquidation records kept per account
-}
+#: trader protection's settings and defaults (config.py: GuardConfig, with their evidence)
+DEFAULTS: dict[str, Any] = defaults(GuardConfig)
 
 INCIDENT_KINDS = ("STALE_INDEX", "OUTLIER_FEED", "VENUE_FAULT")
 FEATURES = ("OPEN", "SYMBOLS", "MAX_LEVERAGE")
@@ -283,8 +258,9 @@ class Guard:
         self.incidents: list[dict] = []
 
     # ------------------------------------------------------------------ helpers
-    def setting(self, name: str):
-        return self.ex.settings.get(name, DEFAULTS[name])
+    @property
+    def config(self) -> GuardConfig:
+        return self.ex.config.guard
 
     def get(self, account_id: int, create: bool = True) -> AccountGuard | None:
         st = self.accounts.get(account_id)
@@ -303,7 +279,7 @@ class Guard:
                 record=None) -> Notification:
         n = Notification(now, account_id, kind, payload, st.webhook, record)
         st.notifications.append({"time": now, "kind": kind, **payload})
-        kept = self.setting("guard_notifications_kept")
+        kept = self.config.guard_notifications_kept
         if len(st.notifications) > kept:
             del st.notifications[:len(st.notifications) - kept]
         return n
@@ -397,7 +373,7 @@ class Guard:
             st.income[-1] = (bucket, total)
         else:
             st.income.append((bucket, total))
-        horizon = t - max(self.setting("guard_loss_window_ms"), self.setting("guard_shrink_window_ms"))
+        horizon = t - max(self.config.guard_loss_window_ms, self.config.guard_shrink_window_ms)
         if st.income[0][0] < horizon:
             i = bisect_left(st.income, (horizon, -10**30))
             st.income_base = st.income[i - 1][1]
@@ -412,10 +388,10 @@ class Guard:
         trader may open again at once; we advise stopping to reflect)."""
         st = self.get(rec.account_id)
         st.liquidations.append(rec)
-        kept = self.setting("guard_history_kept")
+        kept = self.config.guard_history_kept
         if len(st.liquidations) > kept:
             del st.liquidations[:len(st.liquidations) - kept]
-        window = self.setting("guard_liq_streak_window_ms")
+        window = self.config.guard_liq_streak_window_ms
         st.streak = [t for t in st.streak if t > now - window] + [now]
         payload = {"symbol": rec.symbol, "side": rec.side, "positionSide": rec.position_side,
                    "marginType": rec.margin_type, "leverage": rec.leverage, "qty": rec.qty,
@@ -437,34 +413,34 @@ class Guard:
         wallet = self.futures_wallet(account_id)
         if not st.risk_test:
             why = ""
-            n = self.setting("guard_liq_streak")
-            window = self.setting("guard_liq_streak_window_ms")
+            n = self.config.guard_liq_streak
+            window = self.config.guard_liq_streak_window_ms
             recent = [t for t in st.streak if t > now - window and t >= st.loss_reset]
             if len(recent) >= n:
                 why = f"{len(recent)} liquidations within {window // HOUR} h"
             else:
-                since = max(st.loss_reset, now - self.setting("guard_loss_window_ms"))
+                since = max(st.loss_reset, now - self.config.guard_loss_window_ms)
                 rate = self._rate(st, account_id, since, wallet)
-                if rate >= self.setting("guard_loss_rate"):
-                    why = f"futures loss rate {pct(rate)} within {self.setting('guard_loss_window_ms') // HOUR} h"
+                if rate >= self.config.guard_loss_rate:
+                    why = f"futures loss rate {pct(rate)} within {self.config.guard_loss_window_ms // HOUR} h"
             if why:
                 st.risk_test, st.risk_test_since, st.quiz = why, now, None
                 out += self._restrict(st, account_id, now, "RISK_TEST", True, 0, why)
                 fired = True
         if st.pause_until <= now:
-            since = max(st.shrink_reset, now - self.setting("guard_shrink_window_ms"))
+            since = max(st.shrink_reset, now - self.config.guard_shrink_window_ms)
             rate = self._rate(st, account_id, since, wallet)
-            if rate >= self.setting("guard_shrink_rate"):
-                st.pause_until = now + self.setting("guard_pause_ms")
+            if rate >= self.config.guard_shrink_rate:
+                st.pause_until = now + self.config.guard_pause_ms
                 st.pause_reason = f"futures wallet shrank by {pct(rate)}"
                 st.shrink_reset = now
                 out += self._restrict(st, account_id, now, "PAUSE", True, st.pause_until, st.pause_reason)
                 fired = True
         if fired:
-            window = self.setting("guard_repeat_window_ms")
+            window = self.config.guard_repeat_window_ms
             st.triggers = [t for t in st.triggers if t > now - window] + [now]
-            if len(st.triggers) >= self.setting("guard_repeat_triggers") and st.temp_ban_until <= now:
-                st.temp_ban_until = now + self.setting("guard_temp_ban_ms")
+            if len(st.triggers) >= self.config.guard_repeat_triggers and st.temp_ban_until <= now:
+                st.temp_ban_until = now + self.config.guard_temp_ban_ms
                 st.temp_ban_reason = f"risk controls triggered {len(st.triggers)} times within {window // DAY} days"
                 st.triggers = []
                 out += self._restrict(st, account_id, now, "TEMP_BAN", True, st.temp_ban_until, st.temp_ban_reason)
@@ -484,9 +460,9 @@ class Guard:
             return []
         figs = risk.figures(acct)
         ratios = (st.alert_ratios if st is not None and st.alert_ratios is not None
-                  else self.setting("guard_alert_margin_ratios"))
+                  else self.config.guard_alert_margin_ratios)
         distances = (st.alert_distances if st is not None and st.alert_distances is not None
-                     else self.setting("guard_alert_liq_distances"))
+                     else self.config.guard_alert_liq_distances)
         live: dict[tuple, dict] = {}
         if not ratios and not distances:
             positions = []
@@ -671,7 +647,7 @@ class Guard:
         if reduce_only:
             if st.frozen:
                 raise self.restriction_errors(account_id, symbol, now)[0][1]
-            if not self.setting("guard_ban_allows_reduce_only"):
+            if not self.config.guard_ban_allows_reduce_only:
                 ban = self._err_ban(st, now)
                 if ban is not None:
                     raise ban
@@ -704,8 +680,8 @@ class Guard:
             raise self.restriction_errors(account_id, symbol, now)[0][1]
         acct = self.ex.clearing.accounts.get(account_id)
         if acct is not None and isinstance(leverage, int):
-            days = self.setting("guard_new_account_days")
-            cap = self.setting("guard_new_account_max_leverage")
+            days = self.config.guard_new_account_days
+            cap = self.config.guard_new_account_max_leverage
             until = acct.created + days * DAY
             if leverage > cap and now < until:
                 raise VenueError(NEW_ACCOUNT_LEVERAGE, f"More than {cap}x leverage is available {days} days after "
@@ -734,7 +710,7 @@ class Guard:
         acct = ch.account(account_id)
         st = self.accounts.get(account_id) or AccountGuard()
         errs = self.restriction_errors(account_id, "", now) if account_id in self.accounts else []
-        days = self.setting("guard_new_account_days")
+        days = self.config.guard_new_account_days
         cap_until = acct.created + days * DAY
         frozen = bool(st.frozen)
         return {
@@ -742,12 +718,12 @@ class Guard:
             "time": now,
             "futures": {
                 "canOpen": not errs,
-                "canReduce": not frozen and not (not self.setting("guard_ban_allows_reduce_only")
+                "canReduce": not frozen and not (not self.config.guard_ban_allows_reduce_only
                                                   and self._err_ban(st, now) is not None),
                 "restrictions": [{"type": name, "code": e.code, "msg": e.msg, "until": until}
                                  for name, e, until in errs],
                 "maxLeverage": min(x for x in (
-                    self.setting("guard_new_account_max_leverage") if now < cap_until else 10**6,
+                    self.config.guard_new_account_max_leverage if now < cap_until else 10**6,
                     st.max_leverage or 10**6, st.features.get("MAX_LEVERAGE") or 10**6)),
                 "newAccountLeverageCapUntil": cap_until if now < cap_until else 0,
             },
@@ -763,8 +739,8 @@ class Guard:
                          "flagged": st.flagged},
             "liquidations": {"total": len(st.liquidations),
                              "streak": len([t for t in st.streak
-                                            if t > now - self.setting("guard_liq_streak_window_ms")])},
-            "lossRate": self._rate(st, account_id, max(st.loss_reset, now - self.setting("guard_loss_window_ms")))
+                                            if t > now - self.config.guard_liq_streak_window_ms])},
+            "lossRate": self._rate(st, account_id, max(st.loss_reset, now - self.config.guard_loss_window_ms))
             if account_id in self.accounts else 0,
             "webhookUrl": st.webhook,
             "notifications": list(st.notifications[-20:]),
@@ -783,7 +759,7 @@ class Guard:
     def start_risk_test(self, account_id: int, seed: int, now: int) -> list[dict]:
         """Questions (without answers), shuffled from ``seed``; the expected answers are kept."""
         st = self.get(account_id)
-        qs = make_quiz(seed, self.setting("guard_quiz_questions"))
+        qs = make_quiz(seed, self.config.guard_quiz_questions)
         st.quiz = {"seed": seed, "started": now, "ids": [q["id"] for q in qs], "answers": [q["answer"] for q in qs]}
         return [{"id": q["id"], "topic": q["topic"], "text": q["text"], "options": q["options"]} for q in qs]
 
@@ -836,7 +812,7 @@ class Guard:
             reason = f"{kind} already used by account(s) {', '.join(map(str, others))}"
             st.flagged = reason
             events += self._restrict(st, account_id, now, "IDENTITY_FLAG", True, 0, reason)
-            policy = self.setting(f"guard_duplicate_{kind}_policy")
+            policy = getattr(self.config, f"guard_duplicate_{kind}_policy")
             if policy == "ban" and not st.banned:
                 st.banned = f"multiple accounts: {reason}"
                 events += self._restrict(st, account_id, now, "BAN", True, 0, st.banned)
@@ -883,7 +859,7 @@ class Guard:
             return answer(False, 0, None, "A normal liquidation: no venue incident covers its time. Losses from "
                                           "normal liquidations cannot be appealed or compensated.")
         loss = sum(r.loss for r in recs)          # the record keeps the loss as a positive amount
-        amount = mul(max(0, loss), self.setting("guard_appeal_compensation_ratio"))
+        amount = mul(max(0, loss), self.config.guard_appeal_compensation_ratio)
         asset = ch.instruments[symbol].margin_asset
         fund_id = self.ex.insurance_account(asset)
         fund = ch.user_wallet(fund_id, FUTURES, asset)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import config
 from . import errors as E
 from .commands import Handlers, int_arg
 from .errors import VenueError
 from .events import IndexOutliers, InsuranceFundChanged
 from .instruments import get_instrument
-from .risk import MODES as RISK_SCAN_MODES
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -232,9 +232,8 @@ def _check_ledger(ex: Exchange):
 
 @HANDLERS("set_setting")
 def _set_setting(ex: Exchange, name: str, value: Any):
-    if not isinstance(name, str) or not name or len(name) > 64:
-        raise E.illegal_param("name")
-    if name == "risk_scan" and value not in RISK_SCAN_MODES:
-        raise E.illegal_param("value", f"risk_scan is one of {', '.join(RISK_SCAN_MODES)}.")
+    """Change one venue setting (config.py lists them, with their kinds and evidence)."""
+    config.check(name, value)
     ex.settings[name] = value
+    ex._config = None
     return None, []

@@ -353,8 +353,7 @@ def _shares(r: _R, name: str, names: tuple | None) -> tuple:
 
 
 def _build(r: _R, doc: dict, base_dir: str) -> Scenario:
-    from ..core.liquidation.waterfall import DEFAULTS as WATERFALL
-    from ..core.guard import DEFAULTS as GUARD
+    from ..core import config
     name = r.get("name", "scenario")
     if not isinstance(name, str) or not name:
         raise ScenarioError("name", "must be a non-empty string")
@@ -429,18 +428,19 @@ def _build(r: _R, doc: dict, base_dir: str) -> Scenario:
     lq.done()
 
     v = r.sub("venue")
-    known = dict(WATERFALL) | dict(GUARD)
+    known = {n: k for n, k in config.KNOBS.items() if config.OWNER[n] in ("waterfall", "margin_calls", "prices",
+                                                                             "guard")}
     st = v.sub("settings")
     settings = []
     for k in sorted(st.t):
         if k not in known:
             raise ScenarioError(st.key(k), "unknown venue setting")
         val = st.get(k)
-        if isinstance(known[k], bool):
-            if not isinstance(val, bool):
-                raise ScenarioError(st.key(k), f"must be true or false, got {val!r}")
-        elif isinstance(known[k], int):
+        kind = known[k].kind
+        if kind in ("ratio", "count", "ms") and not isinstance(val, bool):
             val = st.money(k) if isinstance(val, str) else st.number(k, integer=True)
+        if not config.accepts(known[k], val):
+            raise ScenarioError(st.key(k), f"takes {config.KINDS[kind]}, got {val!r}")
         settings.append((k, val))
     st.done()
     bracket_date = v.get("bracket_date", None)

@@ -193,13 +193,25 @@ async def settle_funding(ctx):
 
 @endpoint("POST", "/admin/v1/settings", ADMIN)
 async def set_setting(ctx):
-    """Change a venue setting: {"name", "value"}."""
+    """Change a venue setting: {"name", "value"}. GET /admin/v1/settings lists the settings, what each
+    takes, its default and the value in force; an unknown name or a wrong type is refused (-1130)."""
     doc = ctx.body_json
-    value = doc.get("value")
-    if not isinstance(value, (int, str, bool)) and value is not None:
-        raise VenueError(-1130, "Data sent for parameter 'value' is not valid: an integer, string or boolean.")
-    await run(ctx, "set_setting", name=_str(doc, "name"), value=value)
+    name, value = _str(doc, "name"), doc.get("value")
+    plain = (int, str, bool, type(None))
+    if not (isinstance(value, plain) or isinstance(value, list) and all(isinstance(v, plain) for v in value)):
+        from perpsim.core import config
+        config.check(name, value)      # names what the setting takes (a decimal is never one of them)
+        raise VenueError(-1130, "Data sent for parameter 'value' is not valid.")
+    await run(ctx, "set_setting", name=name, value=value)
     return {"ok": True}
+
+
+@endpoint("GET", "/admin/v1/settings", ADMIN)
+async def settings(ctx):
+    """Every venue setting: its subsystem, kind, default, value in force, evidence ([P] Binance publishes
+    it, [I] our choice, explained in docs/choices.md) and what it does."""
+    from perpsim.core.config import listing
+    return ctx.service.read(lambda ex: listing(ex.settings))
 
 
 @endpoint("GET", "/admin/v1/state", ADMIN)

@@ -21,10 +21,11 @@ isolated position, or a cross account's positions of one margin asset):
 
 Cross accounts with several positions are liquidated position by position, largest maintenance
 margin first, re-checking the account after each [I]. Every choice [I] is a venue setting
-(``Exchange.settings``, defaults below); docs/choices.md gives the evidence.
+(``WaterfallConfig`` in config.py, with its default); docs/choices.md gives the evidence.
 """
 from __future__ import annotations
 
+from ..config import WaterfallConfig, defaults
 from ..events import AdlRecord, InsuranceFundChanged, LiquidationRecord, TradeSettled
 from ..fixed import SCALE, ceil_div, mul
 from ..ledger import FUTURES
@@ -35,20 +36,8 @@ from .adl_walk import adl_walk
 STEPS = ("cancel_orders", "liquidation_order", "clearance_fee", "insurance_takeover", "auto_deleverage",
          "insurance_share", "negative_balance_protection")
 
-DEFAULTS = {
-    "partial_liquidation": True,            # [I] our choice: partial liquidation above tier 1 (docs/choices.md)
-    "partial_target_ratio": 90 * SCALE // 100,   # [I] MR after a partial liquidation, at the mark
-    "insurance_capacity_ratio": SCALE,      # [P, 2019-2023 text] net notional <= 100% of the fund
-    "leftover_to_insurance": SCALE,         # [I] "a portion of the remaining collateral"; simplest: all
-    "margin_call_ratio": 80 * SCALE // 100,  # [I] ~80% (docs/choices.md)
-    # the mark's last-price and Price 2 inputs from the venue's own book (Exchange._observe_book); off:
-    # the mark follows the index alone (last = index, no basis), as the venue has run so far [I]
-    "mark_from_book": False,
-}
-
-
-def setting(ex, name: str):
-    return ex.settings.get(name, DEFAULTS[name])
+#: the waterfall's settings and defaults (config.py: WaterfallConfig, with their evidence)
+DEFAULTS = defaults(WaterfallConfig)
 
 
 def _to_tick(price: int, tick: int, up: bool) -> int:
@@ -201,7 +190,7 @@ class Liquidator:
         return self.ex.orders.cancel_for_liquidation(account_id, symbol, self.ex.now)
 
     def _partial_allowed(self, pos: Position) -> bool:
-        if not setting(self.ex, "partial_liquidation"):
+        if not self.ex.config.waterfall.partial_liquidation:
             return False
         n = notional(pos.qty, self.ch.mark(pos.symbol))
         return self.ch.table(pos.symbol).for_notional(n).number > 1
@@ -216,7 +205,7 @@ class Liquidator:
         ins = ch.instruments[pos.symbol]
         table = ch.table(pos.symbol)
         mark = ch.mark(pos.symbol)
-        target = setting(self.ex, "partial_target_ratio")
+        target = self.ex.config.waterfall.partial_target_ratio
         mb, mm = self.scope_figures(acct, pos)
         total = abs(pos.qty)
         step = ins.step_size
@@ -254,7 +243,7 @@ class Liquidator:
         f = ch.cross_figures(fund, asset)
         held = ch.accounts[fund].positions.get((symbol, "BOTH"))
         after = (held.qty if held is not None else 0) + qty
-        cap = mul(max(0, f.margin_balance), setting(self.ex, "insurance_capacity_ratio"))
+        cap = mul(max(0, f.margin_balance), self.ex.config.waterfall.insurance_capacity_ratio)
         return notional(after, ch.mark(symbol) or price) <= cap
 
     def insurance_takeover(self, acct, pos: Position, fund: int, qty: int, price: int,
@@ -316,7 +305,7 @@ class Liquidator:
         events = self.negative_balance_protection(acct.id, wallet, symbol)
         left = wallet.balance
         if left > 0:
-            share = mul(left, setting(self.ex, "leftover_to_insurance"))
+            share = mul(left, self.ex.config.waterfall.leftover_to_insurance)
             if share:
                 events += self._to_fund(wallet, fund_wallet, share, acct.id, symbol, "LEFTOVER", "INSURANCE_CLEAR")
         if release_to is not None and wallet.balance:
