@@ -32,7 +32,7 @@ from .errors import VenueError
 from .events import FundingSettled, MarkPriceUpdate
 from .liquidation.detector import IndexedDetector
 from .config import Configs, MarginCallConfig
-from .liquidation.waterfall import Liquidator
+from .liquidation.waterfall import Liquidator, WaterfallVenue
 from .risk import RiskPass, accounts_in
 from .funding import funding_income, impact_margin_notional, impact_price
 from .instruments import Instrument, get_instrument
@@ -112,8 +112,13 @@ class Exchange:
 
     # ------------------------------------------------------------------ risk: detection, waterfall, margin calls
     def _new_risk(self) -> RiskPass:
-        return RiskPass(self.clearing, self.settings, self.margin_called, lambda: Liquidator(self), lambda: self.now,
+        return RiskPass(self.clearing, self.settings, self.margin_called, self._liquidator, lambda: self.now,
                         MarginCallConfig().margin_call_ratio)
+
+    def _liquidator(self) -> Liquidator:
+        """A waterfall on this venue's clearing house, order layer and insurance funds, at ``now``."""
+        return Liquidator(WaterfallVenue(self.clearing, self.orders, self.insurance_account, self.now,
+                                         self.config.waterfall))
 
     @property
     def config(self) -> Configs:
@@ -149,11 +154,6 @@ class Exchange:
             fund = self.insurance_funds[asset] = -(len(self.insurance_funds) + 1)
             self.clearing.system_account(fund, self.now)
         return fund
-
-    def liquidation_order(self, account_id: int, symbol: str, side: str, position_side: str, qty: int,
-                          limit: int) -> list:
-        """The waterfall's IOC order at the bankruptcy price, through the symbol's book."""
-        return self.orders.liquidation_order(account_id, symbol, side, position_side, qty, limit, self.now)
 
     def check_accounts(self, account_ids) -> list:
         """The risk pass after a command (risk.py): re-check the changed accounts, liquidate to a
