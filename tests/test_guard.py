@@ -429,7 +429,7 @@ def test_guard_state_is_hashed_deterministic_and_picklable(ex):
     h1 = ex.state_hash()
     assert h1 != h0
     clone = pickle.loads(pickle.dumps(ex))
-    assert clone.state_hash() == h1 and clone.guard.ex is clone
+    assert clone.state_hash() == h1 and clone.guard.venue.clearing is clone.clearing
 
     def script():
         e = Exchange()

@@ -34,6 +34,7 @@ from .liquidation.detector import IndexedDetector
 from .config import Configs, MarginCallConfig
 from .liquidation.waterfall import Liquidator, WaterfallVenue
 from .risk import RiskPass, accounts_in
+from .guard import Guard, GuardVenue
 from .funding import funding_income, impact_margin_notional, impact_price
 from .instruments import Instrument, get_instrument
 from .venue_commands import ApiKey  # noqa: F401  (re-exported: the keys the exchange holds)
@@ -63,8 +64,7 @@ class Exchange:
         self.insurance_funds: dict[str, int] = {}    # margin asset -> the fund's (system) account id
         self.margin_called: set[tuple] = set()       # scopes whose margin call is out (re-armed below)
         self.risk = self._new_risk()                 # the risk pass and its derived indexes (never hashed)
-        from .guard import Guard  # here: guard.py reads the exchange it protects
-        self.guard = Guard(self)                     # trader protection (restrictions, alerts, risk test)
+        self.guard = Guard(GuardVenue(self))         # trader protection (restrictions, alerts, risk test)
 
     # ------------------------------------------------------------------ the pipeline
     def apply(self, cmd: Command) -> Result:
@@ -144,8 +144,7 @@ class Exchange:
         self.__dict__.update(state)
         self.risk = self._new_risk()
         if "guard" not in state:  # a snapshot from before trader protection: start it fresh
-            from .guard import Guard
-            self.guard = Guard(self)
+            self.guard = Guard(GuardVenue(self))
 
     def insurance_account(self, asset: str) -> int:
         """The insurance fund of a margin asset: a venue account holding its wallet and positions."""

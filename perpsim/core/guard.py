@@ -247,12 +247,44 @@ class AccountGuard:
 
 
 # ---------------------------------------------------------------------- the guard
+class GuardVenue:
+    """What trader protection may use of its venue, and nothing else: the clearing house (accounts and
+    figures), the risk pass (its shared figures and status bands), trader protection's configuration,
+    and the insurance funds (an upheld appeal is paid from there)."""
+
+    __slots__ = ("_ex",)
+
+    def __init__(self, ex) -> None:
+        self._ex = ex
+
+    def __getstate__(self):
+        return self._ex
+
+    def __setstate__(self, ex) -> None:
+        self._ex = ex
+
+    @property
+    def clearing(self):
+        return self._ex.clearing
+
+    @property
+    def risk(self):
+        return self._ex.risk          # rebuilt after a snapshot is loaded: read it each time
+
+    @property
+    def config(self) -> GuardConfig:
+        return self._ex.config.guard
+
+    def insurance_account(self, asset: str) -> int:
+        return self._ex.insurance_account(asset)
+
+
 class Guard:
     """Trader protection for one exchange. Reads the clearing state; never moves money except an
     operator-granted appeal's compensation (a ledger move from the insurance fund)."""
 
-    def __init__(self, ex) -> None:
-        self.ex = ex
+    def __init__(self, venue: GuardVenue) -> None:
+        self.venue = venue
         self.accounts: dict[int, AccountGuard] = {}
         self.identities: dict[str, dict[str, list[int]]] = {"identity": {}, "device": {}}
         self.incidents: list[dict] = []
@@ -260,7 +292,12 @@ class Guard:
     # ------------------------------------------------------------------ helpers
     @property
     def config(self) -> GuardConfig:
-        return self.ex.config.guard
+        return self.venue.config
+
+    def __setstate__(self, state: dict) -> None:
+        if "ex" in state:           # a snapshot from before GuardVenue
+            state["venue"] = GuardVenue(state.pop("ex"))
+        self.__dict__.update(state)
 
     def get(self, account_id: int, create: bool = True) -> AccountGuard | None:
         st = self.accounts.get(account_id)
@@ -292,7 +329,7 @@ class Guard:
 
     def futures_wallet(self, account_id: int) -> int:
         """Cross wallets plus isolated wallets, over every margin asset (USD-M: all USD stablecoins)."""
-        ch = self.ex.clearing
+        ch = self.venue.clearing
         assets = self.__dict__.get("_assets")
         if assets is None:
             assets = self._assets = tuple(sorted({ins.margin_asset for ins in ch.instruments.values()}))
@@ -354,13 +391,13 @@ class Guard:
             elif t is MarkPriceUpdate or t is MarkPriceSet:
                 marked.add(e.symbol)
         for symbol in sorted(marked):
-            touched |= self.ex.risk.mark_accounts("alerts_index", symbol)
+            touched |= self.venue.risk.mark_accounts("alerts_index", symbol)
         for a in sorted(dirty):
             out += self._controls(a, now)
         for a in sorted(touched | dirty):
             if a >= 0:
                 out += self._alerts(a, now)
-        self.ex.risk.done_banding("alerts_index")
+        self.venue.risk.done_banding("alerts_index")
         return out
 
     def _on_income(self, account_id: int, t: int, delta: int) -> None:
@@ -451,8 +488,8 @@ class Guard:
 
         Reads the account's figures of the risk pass (risk.py) and leaves there the mark range within
         which no alert can start or end (so a new mark re-evaluates only the accounts it concerns)."""
-        risk = self.ex.risk
-        ch = self.ex.clearing
+        risk = self.venue.risk
+        ch = self.venue.clearing
         acct = ch.accounts.get(account_id)
         st = self.accounts.get(account_id)
         if acct is None or (not acct.has_position() and (st is None or not st.fired)):
@@ -665,7 +702,7 @@ class Guard:
         LONG, BUY on SHORT); as Binance's -4400 text says, a one-way order without reduceOnly counts as
         opening. The leverage checked is the symbol's current one.
         """
-        ch = self.ex.clearing
+        ch = self.venue.clearing
         acct = ch.accounts.get(account_id)
         if acct is None or symbol not in ch.instruments:
             return                      # the order layer answers these itself
@@ -678,7 +715,7 @@ class Guard:
         st = self.accounts.get(account_id)
         if st is not None and st.frozen:
             raise self.restriction_errors(account_id, symbol, now)[0][1]
-        acct = self.ex.clearing.accounts.get(account_id)
+        acct = self.venue.clearing.accounts.get(account_id)
         if acct is not None and isinstance(leverage, int):
             days = self.config.guard_new_account_days
             cap = self.config.guard_new_account_max_leverage
@@ -706,7 +743,7 @@ class Guard:
     # ------------------------------------------------------------------ status and history
     def status(self, account_id: int, now: int) -> dict:
         """The account-status endpoint's body: every restriction, what still works, and the counters."""
-        ch = self.ex.clearing
+        ch = self.venue.clearing
         acct = ch.account(account_id)
         st = self.accounts.get(account_id) or AccountGuard()
         errs = self.restriction_errors(account_id, "", now) if account_id in self.accounts else []
@@ -837,7 +874,7 @@ class Guard:
         liquidation was abnormal due to a Binance system failure"), compensation booked as a ledger move
         from the insurance fund to the futures wallet; otherwise the answer says why not."""
         st = self.get(account_id)
-        ch = self.ex.clearing
+        ch = self.venue.clearing
         ch.account(account_id)
         recs = [r for r in st.liquidations if r.symbol == symbol and r.time == liquidation_time]
         key = f"{symbol}|{liquidation_time}"
@@ -861,7 +898,7 @@ class Guard:
         loss = sum(r.loss for r in recs)          # the record keeps the loss as a positive amount
         amount = mul(max(0, loss), self.config.guard_appeal_compensation_ratio)
         asset = ch.instruments[symbol].margin_asset
-        fund_id = self.ex.insurance_account(asset)
+        fund_id = self.venue.insurance_account(asset)
         fund = ch.user_wallet(fund_id, FUTURES, asset)
         amount = min(amount, max(0, fund.balance))
         if amount <= 0:
