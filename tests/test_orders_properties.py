@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import parse as P
-from perpsim.core.orders import OrderUpdate
+from perpsim.core.events import OrderUpdate
 
 SYM = "BTCUSDT"
 BASE = P("60000")

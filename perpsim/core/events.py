@@ -165,3 +165,110 @@ class IndexOutliers(NamedTuple):
     outliers: tuple
     stale: tuple
     time: int
+
+
+# ---------------------------------------------------------------------- the order layer
+class OrderUpdate(NamedTuple):
+    """One ORDER_TRADE_UPDATE (user stream ``o`` object; amounts in 1e-8 units, times in ms).
+
+    Field -> Binance key: symbol s, client_order_id c, side S, order_type o, time_in_force f,
+    orig_qty q, price p, avg_price ap, stop_price sp, execution_type x, order_status X,
+    order_id i, last_filled_qty l, filled_qty z, last_filled_price L, commission_asset N,
+    commission n, trade_time T, trade_id t, maker m, reduce_only R, working_type wt,
+    orig_type ot, position_side ps, close_position cp, activate_price AP, callback_rate cr
+    (percent), price_protect pP, realized_profit rp, stp_mode V, expire_reason er, and
+    cum_quote (Binance's cumQuote, for REST replies). ``time`` is the event time E.
+    """
+    account_id: int
+    symbol: str
+    client_order_id: str
+    side: str
+    order_type: str
+    time_in_force: str
+    orig_qty: int
+    price: int
+    avg_price: int
+    stop_price: int
+    execution_type: str
+    order_status: str
+    order_id: int
+    last_filled_qty: int
+    filled_qty: int
+    last_filled_price: int
+    commission_asset: str
+    commission: int
+    trade_time: int
+    trade_id: int
+    maker: bool
+    reduce_only: bool
+    working_type: str
+    orig_type: str
+    position_side: str
+    close_position: bool
+    activate_price: int
+    callback_rate: int
+    price_protect: bool
+    realized_profit: int
+    stp_mode: str
+    expire_reason: str
+    cum_quote: int
+    time: int
+
+
+class AlgoUpdate(NamedTuple):
+    """One ALGO_UPDATE (user stream ``o`` object of a conditional order).
+
+    Field -> Binance key: client_algo_id caid, algo_id aid, order_type o, symbol s, side S,
+    position_side ps, time_in_force f, quantity q, status X (algoStatus), actual_order_id ai,
+    actual_avg_price ap, actual_qty aq, actual_type act, trigger_price tp, price p, stp_mode V,
+    working_type wt, close_position cp, price_protect pP, reduce_only R, trigger_time tt,
+    reject_reason rm; activate_price / callback_rate (percent) for trailing orders.
+    """
+    account_id: int
+    symbol: str
+    algo_id: int
+    client_algo_id: str
+    order_type: str
+    side: str
+    position_side: str
+    time_in_force: str
+    quantity: int
+    status: str
+    actual_order_id: int
+    actual_avg_price: int
+    actual_qty: int
+    actual_type: str
+    trigger_price: int
+    price: int
+    stp_mode: str
+    working_type: str
+    close_position: bool
+    price_protect: bool
+    reduce_only: bool
+    activate_price: int
+    callback_rate: int
+    trigger_time: int
+    reject_reason: str
+    time: int
+
+
+class DepthUpdate(NamedTuple):
+    """A ``depthUpdate``: Binance's U / u / pu and changed levels ``{price: total}`` (0 = removed)."""
+    symbol: str
+    first_update_id: int
+    final_update_id: int
+    prev_final_update_id: int
+    bids: dict
+    asks: dict
+    time: int
+
+
+class BookTicker(NamedTuple):
+    """``/fapi/v1/ticker/bookTicker`` and ``@bookTicker``: best levels and the book update id."""
+    symbol: str
+    bid_price: int
+    bid_qty: int
+    ask_price: int
+    ask_qty: int
+    update_id: int
+    time: int

@@ -39,6 +39,7 @@ from .funding import funding_income, impact_margin_notional, impact_price
 from .instruments import Instrument, get_instrument
 from .venue_commands import ApiKey  # noqa: F401  (re-exported: the keys the exchange holds)
 from .market import SymbolMarket
+from .orders import OrderManager
 from .price_klines import hash_into as _hash_price_klines, record_mark
 
 #: Journal and snapshot format; a journal from another format is refused (venue/journal.py).
@@ -54,7 +55,6 @@ class Exchange:
 
     def __init__(self, instruments: dict[str, Instrument] | None = None):
         self.clearing = ClearingHouse(instruments)
-        from .orders import OrderManager  # here: orders.py imports clearing, not exchange
         self.orders = OrderManager(self.clearing)
         self.now = 0                       # venue time, ms: the latest command's ts (never goes back)
         self.commands = 0                  # commands applied

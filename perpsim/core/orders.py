@@ -7,7 +7,14 @@ to open with the clearing house, matches it, settles every fill on both sides th
 ``ClearingHouse.apply_fill`` (maker flag, commission at each account's rate), keeps the margin
 resting orders reserve (``Account.order_margin``) and the count of open orders
 (``Account.open_orders``), fires conditional orders on mark and last prices, and returns what
-happened as immutable events. A refused request raises ``VenueError`` before anything changes.
+happened as immutable events (events.py). A refused request raises ``VenueError`` before
+anything changes.
+
+The order layer, by job: order_records.py (Binance's enumerations, ``Order``, ``Algo``),
+order_filters.py (the filters and their codes), reserved_margin.py (what resting orders reserve),
+algo_orders.py (conditional orders and their triggering), liquidation_orders.py (the orders of a
+liquidation and of ADL), and this module: the manager, new orders, the book's events, reduce-only
+orders, cancel and modify, with one after-match sequence around every book call (``_match``).
 
 Rules and sources (developers.binance.com, USD-M: New-Order, Modify-Order, Exchange-Information and
 common-definition (filters), Error-Code):
@@ -49,297 +56,33 @@ common-definition (filters), Error-Code):
 """
 from __future__ import annotations
 
-import re
 from collections import deque
-from typing import NamedTuple
 
 from . import book as B
 from . import errors as E
 from .book import OrderBook
 from .clearing import BUY, SELL, ClearingHouse
 from .errors import VenueError
-from .fixed import SCALE, fmt_plain, mul, round_div
-from .instruments import Instrument
+from .fixed import mul
 from .margin import notional
 from .marketdata import MarketData
 from .positions import LONG, SHORT
-from .triggers import (ALGO_TYPES, CONTRACT_PRICE, MARK_PRICE, MAX_CALLBACK_RATE, MIN_CALLBACK_RATE,
-                       TRAILING_STOP_MARKET, WORKING_TYPES, AlgoOrder, TriggerBook)
-
-# --- Binance enumerations --------------------------------------------------------------------
-LIMIT, MARKET = "LIMIT", "MARKET"
-STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET = "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"
-NEW, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH = (
-    "NEW", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "EXPIRED_IN_MATCH")
-OPEN_STATUSES = (NEW, PARTIALLY_FILLED)
-X_NEW, X_TRADE, X_CANCELED, X_EXPIRED, X_AMENDMENT = "NEW", "TRADE", "CANCELED", "EXPIRED", "AMENDMENT"
-X_CALCULATED = "CALCULATED"     # a liquidation order's fills
-LIQUIDATION = "LIQUIDATION"
-# algoStatus values (binance-api.md 3.4)
-A_NEW, A_CANCELED, A_TRIGGERED, A_FINISHED, A_REJECTED, A_EXPIRED = (
-    "NEW", "CANCELED", "TRIGGERED", "FINISHED", "REJECTED", "EXPIRED")
-TIFS = ("GTC", "IOC", "FOK", "GTX")
-STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
-DEFAULT_STP = "NONE"
-CLIENT_ID_RE = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-_SIDE_INT = {BUY: B.BUY, SELL: B.SELL}
-_LIMIT_ALGOS = (STOP, TAKE_PROFIT)
-_MAX_CASCADE = 10_000
-PRUNE_AFTER_MS = 3 * 86_400_000
-
-# Binance codes and messages (USD-M error-code page).
-PRICE_LT_ZERO = (-4001, "Price less than 0.")
-PRICE_GT_MAX = (-4002, "Price greater than max price.")
-QTY_LT_ZERO = (-4003, "Quantity less than zero.")
-QTY_LT_MIN = (-4004, "Quantity less than min quantity.")
-QTY_GT_MAX = (-4005, "Quantity greater than max quantity.")
-STOP_LT_ZERO = (-4006, "Stop price less than zero.")
-STOP_GT_MAX = (-4007, "Stop price greater than max price.")
-PRICE_LT_MIN = (-4013, "Price less than min price.")
-PRICE_TICK = (-4014, "Price not increased by tick size.")
-CLIENT_ID_BAD = (-4015, "Client order id is not valid.")
-PRICE_GT_UP = (-4016, "Price is higher than mark price multiplier cap.")
-QTY_STEP = (-4023, "Qty not increased by step size.")
-PRICE_LT_DOWN = (-4024, "Price is lower than mark price multiplier floor.")
-MAX_OPEN_ORDERS = (-2025, "Reach max open order limit.")
-MAX_STOP_ORDERS = (-4045, "Reach max stop order limit.")
-REDUCE_ONLY_REJECT = (-2022, "ReduceOnly Order is rejected.")
-CLIENT_ID_DUP = (-4116, "clientOrderId is duplicated.")
-USE_ALGO = (-4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.")
-MARKET_REJECT = (-4131, "The counterparty's best price does not meet the PERCENT_PRICE filter limit")
-QTY_WITH_CLOSE = (-4137, "Quantity must be zero with closePosition equals true")
-LIMIT_ONLY = (-5025, "Only limit order is supported.")
-FOK_REJECT = (-5021, "Due to the order could not be filled immediately, the FOK order has been rejected.")
-INVALID_TIF = (-1115, "Invalid timeInForce.")
-INVALID_TYPE = (-1116, "Invalid orderType.")
-INVALID_SIDE = (-1117, "Invalid side.")
-INVALID_STP = (-5039, "Invalid self trade prevention mode")
-INVALID_WORKING_TYPE = (-4031, "Invalid parameter working type")
-UNKNOWN_ORDER = (-2011, "Unknown order sent.")
-NO_SUCH_ORDER = (-2013, "Order does not exist.")
-
-
-def _err(pair: tuple[int, str], msg: str | None = None) -> VenueError:
-    return VenueError(pair[0], msg or pair[1])
-
-
-def _not_required(name: str) -> VenueError:
-    return VenueError(-1106, f"Parameter '{name}' sent when not required.")
-
-
-def _is_int(v: object) -> bool:
-    return v.__class__ is int
-
-
-# --- events ----------------------------------------------------------------------------------
-
-class OrderUpdate(NamedTuple):
-    """One ORDER_TRADE_UPDATE (user stream ``o`` object; amounts in 1e-8 units, times in ms).
-
-    Field -> Binance key: symbol s, client_order_id c, side S, order_type o, time_in_force f,
-    orig_qty q, price p, avg_price ap, stop_price sp, execution_type x, order_status X,
-    order_id i, last_filled_qty l, filled_qty z, last_filled_price L, commission_asset N,
-    commission n, trade_time T, trade_id t, maker m, reduce_only R, working_type wt,
-    orig_type ot, position_side ps, close_position cp, activate_price AP, callback_rate cr
-    (percent), price_protect pP, realized_profit rp, stp_mode V, expire_reason er, and
-    cum_quote (Binance's cumQuote, for REST replies). ``time`` is the event time E.
-    """
-    account_id: int
-    symbol: str
-    client_order_id: str
-    side: str
-    order_type: str
-    time_in_force: str
-    orig_qty: int
-    price: int
-    avg_price: int
-    stop_price: int
-    execution_type: str
-    order_status: str
-    order_id: int
-    last_filled_qty: int
-    filled_qty: int
-    last_filled_price: int
-    commission_asset: str
-    commission: int
-    trade_time: int
-    trade_id: int
-    maker: bool
-    reduce_only: bool
-    working_type: str
-    orig_type: str
-    position_side: str
-    close_position: bool
-    activate_price: int
-    callback_rate: int
-    price_protect: bool
-    realized_profit: int
-    stp_mode: str
-    expire_reason: str
-    cum_quote: int
-    time: int
-
-
-class AlgoUpdate(NamedTuple):
-    """One ALGO_UPDATE (user stream ``o`` object of a conditional order).
-
-    Field -> Binance key: client_algo_id caid, algo_id aid, order_type o, symbol s, side S,
-    position_side ps, time_in_force f, quantity q, status X (algoStatus), actual_order_id ai,
-    actual_avg_price ap, actual_qty aq, actual_type act, trigger_price tp, price p, stp_mode V,
-    working_type wt, close_position cp, price_protect pP, reduce_only R, trigger_time tt,
-    reject_reason rm; activate_price / callback_rate (percent) for trailing orders.
-    """
-    account_id: int
-    symbol: str
-    algo_id: int
-    client_algo_id: str
-    order_type: str
-    side: str
-    position_side: str
-    time_in_force: str
-    quantity: int
-    status: str
-    actual_order_id: int
-    actual_avg_price: int
-    actual_qty: int
-    actual_type: str
-    trigger_price: int
-    price: int
-    stp_mode: str
-    working_type: str
-    close_position: bool
-    price_protect: bool
-    reduce_only: bool
-    activate_price: int
-    callback_rate: int
-    trigger_time: int
-    reject_reason: str
-    time: int
-
-
-class DepthUpdate(NamedTuple):
-    """A ``depthUpdate``: Binance's U / u / pu and changed levels ``{price: total}`` (0 = removed)."""
-    symbol: str
-    first_update_id: int
-    final_update_id: int
-    prev_final_update_id: int
-    bids: dict
-    asks: dict
-    time: int
-
-
-class BookTicker(NamedTuple):
-    """``/fapi/v1/ticker/bookTicker`` and ``@bookTicker``: best levels and the book update id."""
-    symbol: str
-    bid_price: int
-    bid_qty: int
-    ask_price: int
-    ask_qty: int
-    update_id: int
-    time: int
-
-
-# --- records ---------------------------------------------------------------------------------
-
-class Order:
-    """One order in the registry, with Binance's order fields (``view()`` gives them)."""
-
-    __slots__ = ("order_id", "symbol", "account_id", "client_order_id", "side", "type", "orig_type", "tif",
-                 "qty", "price", "stop_price", "executed", "cum_quote", "status", "reduce_only", "closing",
-                 "close_position", "position_side", "working_type", "price_protect", "stp", "activate_price",
-                 "callback_rate", "time", "update_time", "algo_id", "_ck", "_cv")
-
-    def __init__(self, order_id, symbol, account_id, client_order_id, side, type_, tif, qty, price,
-                 reduce_only, closing, position_side, stp, now, orig_type=None, stop_price=0,
-                 working_type=CONTRACT_PRICE, price_protect=False, close_position=False, activate_price=0,
-                 callback_rate=0, algo_id=0):
-        self.order_id = order_id
-        self.symbol = symbol
-        self.account_id = account_id
-        self.client_order_id = client_order_id
-        self.side = side
-        self.type = type_
-        self.orig_type = orig_type or type_
-        self.tif = tif
-        self.qty = qty
-        self.price = price
-        self.stop_price = stop_price
-        self.executed = 0
-        self.cum_quote = 0
-        self.status = NEW
-        self.reduce_only = reduce_only
-        self.closing = closing              # reduce-only, or a hedge-mode closing order
-        self.close_position = close_position
-        self.position_side = position_side
-        self.working_type = working_type
-        self.price_protect = price_protect
-        self.stp = stp
-        self.activate_price = activate_price
-        self.callback_rate = callback_rate
-        self.time = now
-        self.update_time = now
-        self.algo_id = algo_id
-        self._ck = False                    # counted in the reserve sums (while it rests)
-        self._cv = 0                        # its contribution: open qty x price (unscaled)
-
-    @property
-    def avg_price(self) -> int:
-        return round_div(self.cum_quote * SCALE, self.executed) if self.executed else 0
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    def view(self) -> dict:
-        """The order as GET /fapi/v1/order shows it (amounts as ints of 1e-8 units)."""
-        return {"orderId": self.order_id, "symbol": self.symbol, "status": self.status,
-                "clientOrderId": self.client_order_id, "price": self.price, "avgPrice": self.avg_price,
-                "origQty": self.qty, "executedQty": self.executed, "cumQty": self.executed,
-                "cumQuote": self.cum_quote, "timeInForce": self.tif, "type": self.type,
-                "reduceOnly": self.reduce_only, "closePosition": self.close_position, "side": self.side,
-                "positionSide": self.position_side, "stopPrice": self.stop_price,
-                "workingType": self.working_type, "priceProtect": self.price_protect,
-                "origType": self.orig_type, "priceMatch": "NONE", "selfTradePreventionMode": self.stp,
-                "goodTillDate": 0, "time": self.time, "updateTime": self.update_time,
-                "activatePrice": self.activate_price, "priceRate": self.callback_rate}
-
-    def __repr__(self):
-        return (f"Order({self.order_id} {self.side} {self.type} {self.qty}@{self.price} "
-                f"exec={self.executed} {self.status})")
-
-
-class Algo:
-    """One conditional order (POST /fapi/v1/algoOrder); ``view()`` gives Binance's fields."""
-
-    __slots__ = ("algo_id", "client_algo_id", "account_id", "symbol", "side", "type", "qty", "price",
-                 "trigger_price", "tif", "working_type", "price_protect", "reduce_only", "close_position",
-                 "position_side", "activate_price", "callback_rate", "stp", "status", "time", "update_time",
-                 "trigger_time", "actual_order_id", "reject_reason")
-
-    def __init__(self, **kw):
-        for k in self.__slots__:
-            setattr(self, k, kw.get(k))
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == A_NEW
-
-    def view(self) -> dict:
-        return {"algoId": self.algo_id, "clientAlgoId": self.client_algo_id, "algoType": "CONDITIONAL",
-                "orderType": self.type, "symbol": self.symbol, "side": self.side,
-                "positionSide": self.position_side, "timeInForce": self.tif, "quantity": self.qty,
-                "algoStatus": self.status, "triggerPrice": self.trigger_price, "price": self.price,
-                "selfTradePreventionMode": self.stp, "workingType": self.working_type, "priceMatch": "NONE",
-                "closePosition": self.close_position, "priceProtect": self.price_protect,
-                "reduceOnly": self.reduce_only, "activatePrice": self.activate_price,
-                "callbackRate": self.callback_rate, "createTime": self.time, "updateTime": self.update_time,
-                "triggerTime": self.trigger_time or 0, "goodTillDate": 0,
-                "actualOrderId": self.actual_order_id or 0, "rejectReason": self.reject_reason or ""}
+from .triggers import ALGO_TYPES, TriggerBook
+from .order_records import (A_FINISHED, A_TRIGGERED, Algo, CANCELED, DEFAULT_STP, EXPIRED, EXPIRED_IN_MATCH,
+                            FILLED, LIMIT, LIQUIDATION, MARKET, Order, PARTIALLY_FILLED, PRUNE_AFTER_MS, STP_MODES,
+                            TIFS, X_AMENDMENT, X_CALCULATED, X_CANCELED, X_EXPIRED, X_NEW, X_TRADE, _SIDE_INT)
+from .order_filters import (FOK_REJECT, INVALID_SIDE, INVALID_STP, INVALID_TIF, INVALID_TYPE, LIMIT_ONLY,
+                            MARKET_REJECT, MAX_OPEN_ORDERS, NO_SUCH_ORDER, OrderFilters, REDUCE_ONLY_REJECT,
+                            UNKNOWN_ORDER, USE_ALGO, _err, _is_int, _not_required)
+from .reserved_margin import ReservedMargin
+from .liquidation_orders import LiquidationOrders
+from .algo_orders import AlgoOrders
+from .events import AlgoUpdate, BookTicker, DepthUpdate, OrderUpdate
 
 
 # --- the manager -----------------------------------------------------------------------------
 
-class OrderManager:
+class OrderManager(OrderFilters, ReservedMargin, LiquidationOrders, AlgoOrders):
     """Orders, books, triggers and market data of one venue (see the module docstring)."""
 
     def __init__(self, clearing: ClearingHouse):
@@ -442,117 +185,6 @@ class OrderManager:
         for sym in sorted(self.open_algos) if symbol is None else (symbol,):
             out += self.open_algos.get(sym, {}).get(account_id, {}).values()
         return sorted(out, key=lambda a: a.algo_id)
-
-    # ------------------------------------------------------------------ validation helpers
-    @staticmethod
-    def _check_price(ins: Instrument, price: object, name: str = "price") -> int:
-        if price is None:
-            raise E.bad_param(name)
-        if not _is_int(price):
-            raise E.illegal_param(name)
-        if price <= 0:
-            raise _err(PRICE_LT_ZERO)
-        if price < ins.min_price:
-            raise _err(PRICE_LT_MIN)
-        if price > ins.max_price:
-            raise _err(PRICE_GT_MAX)
-        if price % ins.tick_size:
-            raise _err(PRICE_TICK)
-        return price
-
-    @staticmethod
-    def _check_stop_price(ins: Instrument, price: object, name: str = "triggerPrice") -> int:
-        if price is None:
-            raise E.bad_param(name)
-        if not _is_int(price):
-            raise E.illegal_param(name)
-        if price <= 0:
-            raise _err(STOP_LT_ZERO)
-        if price > ins.max_price:
-            raise _err(STOP_GT_MAX)
-        if price < ins.min_price:
-            raise _err(PRICE_LT_MIN)
-        if price % ins.tick_size:
-            raise _err(PRICE_TICK)
-        return price
-
-    @staticmethod
-    def _check_qty(ins: Instrument, qty: object, market: bool) -> int:
-        if qty is None:
-            raise E.bad_param("quantity")
-        if not _is_int(qty):
-            raise E.illegal_param("quantity")
-        if qty <= 0:
-            raise _err(QTY_LT_ZERO)
-        lo, hi = (ins.market_min_qty, ins.market_max_qty) if market else (ins.min_qty, ins.max_qty)
-        if qty < lo:
-            raise _err(QTY_LT_MIN)
-        if qty > hi:
-            raise _err(QTY_GT_MAX)
-        if qty % ins.step_size:
-            raise _err(QTY_STEP)
-        return qty
-
-    def _check_percent_price(self, ins: Instrument, side: str, price: int) -> None:
-        """PERCENT_PRICE: BUY <= mark x multiplierUp (-4016), SELL >= mark x multiplierDown (-4024)."""
-        mark = self.clearing.mark(ins.symbol)
-        if not mark:
-            return
-        if side == BUY:
-            if price * SCALE > mark * ins.multiplier_up:
-                raise _err(PRICE_GT_UP)
-        elif price * SCALE < mark * ins.multiplier_down:
-            raise _err(PRICE_LT_DOWN)
-
-    @staticmethod
-    def _check_min_notional(ins: Instrument, qty: int, price: int, reduce_only: bool, code=None) -> None:
-        if reduce_only or not price:
-            return
-        if mul(qty, price) < ins.min_notional:
-            text = fmt_plain(ins.min_notional)
-            if "." not in text:
-                text += ".0"
-            if code is not None:
-                raise VenueError(code, f"Order's notional must be no smaller than {text}")
-            raise VenueError(-4164, f"Order's notional must be no smaller than {text} (unless you choose reduce only)")
-
-    def _market_bound(self, ins: Instrument, side: str) -> int | None:
-        """marketTakeBound: mark x (1 + bound) rounded down to the tick (BUY), x (1 - bound) up (SELL)."""
-        mark = self.clearing.mark(ins.symbol)
-        if not mark or not ins.market_take_bound:
-            return None
-        t = ins.tick_size
-        if side == BUY:
-            return mark * (SCALE + ins.market_take_bound) // (SCALE * t) * t
-        return -(-(mark * (SCALE - ins.market_take_bound)) // (SCALE * t)) * t
-
-    def _client_id(self, account_id: int, cid: object, table: dict, prefix: str, next_id: int) -> str:
-        if cid is None or cid == "":
-            cid = f"{prefix}{next_id}"
-        if not isinstance(cid, str) or not CLIENT_ID_RE.match(cid):
-            raise _err(CLIENT_ID_BAD)
-        if (account_id, cid) in table:
-            raise _err(CLIENT_ID_DUP)
-        return cid
-
-    def _room(self, acct, symbol: str, ps: str, side: str, exclude: int = 0) -> int:
-        """What a reducing order may still close: position minus resting closing orders on that side."""
-        pos = acct.positions.get((symbol, ps))
-        q = pos.qty if pos is not None else 0
-        room = q if side == SELL else -q
-        if room <= 0:
-            return 0
-        for o in self.resting.get(symbol, {}).get(acct.id, {}).values():
-            if o.closing and o.side == side and o.position_side == ps and o.order_id != exclude:
-                room -= o.qty - o.executed
-        return max(0, room)
-
-    def _count_open(self, account_id: int, symbol: str) -> int:
-        return len(self.resting.get(symbol, {}).get(account_id, ()))
-
-    def _count_algo(self, account_id: int, symbol: str) -> int:
-        return len(self.open_algos.get(symbol, {}).get(account_id, ()))
-
     def all_orders(self, account_id: int, symbol: str, order_id: int | None = None, start_time: int | None = None,
                    end_time: int | None = None, limit: int = 500) -> list[Order]:
         """GET /fapi/v1/allOrders: the account's orders in ``symbol`` with orderId >= ``order_id``
@@ -675,19 +307,28 @@ class OrderManager:
         self.orders[oid] = o
         self.client_ids[(account_id, cid)] = oid
         events: list = [self._update(o, X_NEW, now)]
+
+        def place(touched: set) -> None:
+            bev = book.place(oid, account_id, bside, qty, None if market else price, B.TIFS[tif], B.STPS[stp],
+                             closing, bound)
+            self._process(symbol, bev, o, now, events, touched)
+        self._match(symbol, account_id, now, events, place)
+        return o, events
+
+    def _match(self, symbol: str, account_id: int, now: int, events: list, book_call) -> None:
+        """The one sequence around every book call (a new order, a modify, a liquidation order):
+        re-cap closing orders at their positions, run the call and settle what it did, then shrink
+        reduce-only orders, refresh reserved margin, publish aggTrades and depth, and fire the
+        conditional orders the new last price triggers."""
         touched = {account_id}
         events += self._sweep_reduce_only(symbol, now, touched)
         md = self.market_data(symbol)
-        agg0 = md.agg_id
-        last0 = md.last_price
-        bev = book.place(oid, account_id, bside, qty, None if market else price, B.TIFS[tif], B.STPS[stp],
-                         closing, bound)
-        self._process(symbol, bev, o, now, events, touched)
+        agg0, last0 = md.agg_id, md.last_price
+        book_call(touched)
         md.end_taker()
         self._after_match(symbol, touched, now, events, agg0)
         if md.last_price != last0:
             events += self._cascade(symbol, now)
-        return o, events
 
     # ------------------------------------------------------------------ book events
     def _process(self, symbol: str, bev: list, taker: Order | None, now: int, events: list, touched: set) -> None:
@@ -841,197 +482,6 @@ class OrderManager:
                 events.append(self._update(o, X_AMENDMENT, now))
                 room = 0
         return events
-
-    # ------------------------------------------------------------------ reserved margin
-    def required_margin(self, account_id: int, symbol: str, fresh: bool = False) -> int:
-        """The initial margin this account's resting orders in ``symbol`` reserve.
-
-        Per position side, Binance's netting rule (dev.binance.vision thread "Margin Requirements", /t/margin-requirements/17078):
-        ``max(|P + B|, |P - A|) / L - |P| / L`` (at least 0), where P is the signed position
-        notional at the mark, B and A the notional of the resting BUY and SELL orders at their
-        prices (open quantity x price) and L the leverage. ``B`` and ``A`` are kept as running
-        sums; ``fresh`` recomputes them from the orders (``check`` compares both)."""
-        if fresh:
-            sums: dict = {}
-            for o in self.resting.get(symbol, {}).get(account_id, {}).values():
-                pair = sums.setdefault(o.position_side, [0, 0])
-                pair[0 if o.side == BUY else 1] += (o.qty - o.executed) * o.price
-        else:
-            sums = self._sums.get((symbol, account_id))
-            if not sums:
-                return 0
-        ch = self.clearing
-        acct = ch.accounts[account_id]
-        lev = ch.config(acct, symbol).leverage
-        mark = ch.mark(symbol)
-        total = 0
-        for ps, (bids, asks) in sums.items():
-            if not bids and not asks:
-                continue
-            pos = acct.positions.get((symbol, ps))
-            p = pos.qty * (mark or pos.entry_price) if pos is not None and pos.qty else 0
-            worst = max(abs(p + bids), abs(p - asks)) - abs(p)     # unscaled: 1e-16 units
-            if worst > 0:
-                total += round_div(worst, SCALE * lev)
-        return total
-
-    def _reserve(self, o: Order) -> None:
-        """Count a resting order's open notional in its account's sums."""
-        if o._ck:
-            self._unreserve(o)
-        v = (o.qty - o.executed) * o.price
-        key = (o.symbol, o.account_id)
-        sums = self._sums.get(key)
-        if sums is None:
-            sums = self._sums[key] = {}
-        pair = sums.get(o.position_side)
-        if pair is None:
-            pair = sums[o.position_side] = [0, 0]
-        pair[0 if o.side == BUY else 1] += v
-        o._ck = True
-        o._cv = v
-        if o.closing:
-            self._n_closing[key] = self._n_closing.get(key, 0) + 1
-
-    def _unreserve(self, o: Order) -> None:
-        if not o._ck:
-            return
-        key = (o.symbol, o.account_id)
-        sums = self._sums[key]
-        pair = sums[o.position_side]
-        pair[0 if o.side == BUY else 1] -= o._cv
-        if not pair[0] and not pair[1]:
-            del sums[o.position_side]
-            if not sums:
-                del self._sums[key]
-        o._ck = False
-        o._cv = 0
-        if o.closing:
-            n = self._n_closing[key] - 1
-            if n:
-                self._n_closing[key] = n
-            else:
-                del self._n_closing[key]
-
-    def refresh(self, account_id: int, symbol: str) -> None:
-        """Recompute ``Account.order_margin[symbol]`` and ``Account.open_orders[symbol]``."""
-        acct = self.clearing.accounts[account_id]
-        need = self.required_margin(account_id, symbol)
-        if need:
-            acct.order_margin[symbol] = need
-        else:
-            acct.order_margin.pop(symbol, None)
-        n = self._count_open(account_id, symbol) + self._count_algo(account_id, symbol)
-        if n:
-            acct.open_orders[symbol] = n
-        else:
-            acct.open_orders.pop(symbol, None)
-
-    def refresh_symbol(self, symbol: str) -> None:
-        """Recompute every account with resting orders in ``symbol`` (the mark moved)."""
-        for acct_id in sorted(self.resting.get(symbol, {})):
-            self.refresh(acct_id, symbol)
-
-    def on_position_change(self, account_id: int, symbol: str, now: int = 0) -> list:
-        """A position changed outside the book (liquidation, ADL, a direct trade): shrink
-        reduce-only orders and refresh the reserved margin."""
-        events = self._enforce_reduce_only(account_id, symbol, now)
-        self.refresh(account_id, symbol)
-        diff = self.book(symbol).drain_depth() if symbol in self.books else None
-        if diff is not None:
-            events.append(DepthUpdate(symbol, diff.U, diff.u, diff.pu, diff.bids, diff.asks, now))
-        return events
-
-    # ------------------------------------------------------------------ liquidation hooks
-    def cancel_for_liquidation(self, account_id: int, symbol: str | None, now: int = 0) -> list:
-        """The waterfall's first step: cancel the account's open orders and algo orders (of
-        ``symbol``, or of every symbol for a cross scope), so nothing of it trades meanwhile."""
-        events: list = []
-        symbols = sorted(set(self.resting) | set(self.open_algos)) if symbol is None else [symbol]
-        for sym in symbols:
-            if self.resting.get(sym, {}).get(account_id):
-                events += self.cancel_all(account_id, sym, now)[1]
-            if self.open_algos.get(sym, {}).get(account_id):
-                events += self.cancel_all_algo(account_id, sym, now)[1]
-        return events
-
-    def liquidation_order(self, account_id: int, symbol: str, side: str, position_side: str, qty: int,
-                          limit: int, now: int = 0) -> list:
-        """The waterfall's IOC order limited at the bankruptcy price (type LIQUIDATION, client id
-        ``autoclose-<ms>``, fills reported with execution type CALCULATED, no commission for the
-        liquidated side). No filters and no margin check; it only closes."""
-        book = self.book(symbol)
-        self.next_order_id += 1
-        oid = self.next_order_id
-        o = Order(oid, symbol, account_id, f"autoclose-{now}", side, LIQUIDATION, "IOC", qty, limit, True, True,
-                  position_side, "NONE", now)
-        self.orders[oid] = o
-        events: list = [self._update(o, X_NEW, now)]
-        touched = {account_id}
-        events += self._sweep_reduce_only(symbol, now, touched)
-        md = self.market_data(symbol)
-        agg0, last0 = md.agg_id, md.last_price
-        bev = book.place(oid, account_id, _SIDE_INT[side], qty, limit, B.IOC, B.STP_NONE, True, None)
-        self._process(symbol, bev, o, now, events, touched)
-        md.end_taker()
-        self._after_match(symbol, touched, now, events, agg0)
-        if md.last_price != last0:
-            events += self._cascade(symbol, now)
-        return events
-
-    def next_trade_id(self, symbol: str) -> int:
-        """A trade id for a fill outside the book (insurance takeover, ADL), from the symbol's counter."""
-        bk = self.book(symbol)
-        bk.trade_id += 1
-        return bk.trade_id
-
-    def liquidation_fill(self, order_id: int, qty: int, price: int, settled, trade_id: int, now: int) -> OrderUpdate:
-        """A fill of a liquidation order outside the book: the insurance fund takes the rest over, or
-        an ADL counterparty closes it. The order is the one story of the liquidation (Binance shows
-        one liquidation order, ``autoclose-<ms>``, filled by whatever closed the position)."""
-        o = self.orders[order_id]
-        o.executed += qty
-        o.cum_quote += mul(qty, price)
-        o.qty = max(o.qty, o.executed)
-        o.update_time = now
-        o.status = FILLED if o.executed == o.qty else PARTIALLY_FILLED
-        return self._update(o, X_CALCULATED, now, qty, price, 0, trade_id, False, settled.realized_pnl,
-                            settled.commission_asset)
-
-    def finish_liquidation(self, order_id: int, events: list, now: int) -> None:
-        """Close a liquidation order once the waterfall is done with it: its quantity is what it closed
-        (FILLED), or it EXPIRED having closed nothing. Its updates in ``events`` are rewritten to tell
-        that one story: the final quantity everywhere, every fill PARTIALLY_FILLED but the last."""
-        o = self.orders[order_id]
-        if o.executed and o.executed != o.qty:
-            o.qty = o.executed
-        if o.status != FILLED:
-            o.status = FILLED if o.executed else EXPIRED
-            o.update_time = now
-            self._close(o, events, now)
-        idx = [i for i, e in enumerate(events) if e.__class__ is OrderUpdate and e.order_id == order_id]
-        fills = [i for i in idx if events[i].execution_type == X_CALCULATED]
-        for i in idx:
-            status = events[i].order_status
-            if i in fills:
-                status = o.status if i == fills[-1] else PARTIALLY_FILLED
-            events[i] = events[i]._replace(orig_qty=o.qty, order_status=status)
-        if not o.executed:
-            events.append(self._update(o, X_EXPIRED, now))
-
-    def adl_order(self, order_id: int, account_id: int, symbol: str, side: str, position_side: str, qty: int,
-                  price: int, settled, trade_id: int, now: int) -> list:
-        """The order of an ADL close (client id ``adl_autoclose``, as Binance names it): a LIMIT IOC at the
-        bankruptcy price, FILLED by the close; its updates are NEW and one CALCULATED fill."""
-        o = Order(order_id, symbol, account_id, "adl_autoclose", side, LIMIT, "IOC", qty, price, False, True,
-                  position_side, "NONE", now)
-        self.orders[order_id] = o
-        events = [self._update(o, X_NEW, now)]
-        o.executed, o.cum_quote, o.status, o.update_time = qty, mul(qty, price), FILLED, now
-        events.append(self._update(o, X_CALCULATED, now, qty, price, 0, trade_id, False, settled.realized_pnl,
-                                   settled.commission_asset))
-        return events
-
     # ------------------------------------------------------------------ cancel / modify
     def cancel(self, account_id: int, symbol: str, order_id: int | None = None,
                client_order_id: str | None = None, now: int = 0) -> tuple[dict, list]:
@@ -1108,249 +558,19 @@ class OrderManager:
                     raise VenueError(E.MAX_POSITION, "Exceeded the maximum allowable position at current leverage.")
         # ---- accepted
         book = self.book(symbol)
-        md = self.market_data(symbol)
-        agg0, last0 = md.agg_id, md.last_price
-        touched = {account_id}
-        events: list = self._sweep_reduce_only(symbol, now, touched)
-        self._unreserve(o)          # re-counted when it rests again
-        bev = book.modify(o.order_id, price, qty)
-        if bev and bev[0].__class__ is B.OrderModified:
-            o.qty, o.price, o.update_time = qty, price, now
-            events.append(self._update(o, X_AMENDMENT, now))
-            self._process(symbol, bev[1:], o, now, events, touched)
-        else:
-            self._process(symbol, bev, None, now, events, touched)
-        md.end_taker()
-        self._after_match(symbol, touched, now, events, agg0)
-        if md.last_price != last0:
-            events += self._cascade(symbol, now)
+        events: list = []
+
+        def requeue(touched: set) -> None:
+            self._unreserve(o)          # re-counted when it rests again
+            bev = book.modify(o.order_id, price, qty)
+            if bev and bev[0].__class__ is B.OrderModified:
+                o.qty, o.price, o.update_time = qty, price, now
+                events.append(self._update(o, X_AMENDMENT, now))
+                self._process(symbol, bev[1:], o, now, events, touched)
+            else:
+                self._process(symbol, bev, None, now, events, touched)
+        self._match(symbol, account_id, now, events, requeue)
         return o.view(), events
-
-    # ------------------------------------------------------------------ algo orders
-    def place_algo(self, account_id: int, symbol: str, side: str, type: str, quantity: int | None = None,
-                   price: int | None = None, trigger_price: int | None = None, time_in_force: str | None = None,
-                   working_type: str | None = None, price_protect: bool = False, reduce_only: bool = False,
-                   close_position: bool = False, position_side: str | None = None,
-                   activate_price: int | None = None, callback_rate: int | None = None,
-                   client_algo_id: str | None = None, stp_mode: str | None = None,
-                   now: int = 0) -> tuple[dict, list]:
-        """POST /fapi/v1/algoOrder (algoType CONDITIONAL). ``callback_rate`` is Binance's percent
-        (1e-8 units: 1% = 100000000), 0.1 to 5."""
-        ch = self.clearing
-        acct = ch.account(account_id)
-        ins = ch.instruments.get(symbol) if isinstance(symbol, str) else None
-        if ins is None:
-            raise VenueError(E.BAD_SYMBOL, "Invalid symbol.")
-        if side not in (BUY, SELL):
-            raise _err(INVALID_SIDE)
-        if type not in ALGO_TYPES:
-            raise _err(INVALID_TYPE)
-        wt = working_type or CONTRACT_PRICE
-        if wt not in WORKING_TYPES:
-            raise _err(INVALID_WORKING_TYPE, f"Invalid parameter working type: {wt}")
-        for name, v in (("priceProtect", price_protect), ("reduceOnly", reduce_only),
-                        ("closePosition", close_position)):
-            if not isinstance(v, bool):
-                raise E.illegal_param(name)
-        stp = DEFAULT_STP if stp_mode is None else stp_mode
-        if stp not in STP_MODES:
-            raise _err(INVALID_STP)
-        ps = ch.resolve_position_side(acct, side, position_side)
-        if reduce_only and acct.hedge_mode:
-            raise _not_required("reduceOnly")
-        trailing = type == TRAILING_STOP_MARKET
-        limit = type in _LIMIT_ALGOS
-        tif = "GTC"
-        if limit:
-            tif = time_in_force or "GTC"
-            if tif not in TIFS:
-                raise _err(INVALID_TIF)
-            price = self._check_price(ins, price)
-        elif price is not None:
-            raise _not_required("price")
-        if close_position:
-            if type not in (STOP_MARKET, TAKE_PROFIT_MARKET):
-                raise _not_required("closePosition")
-            if quantity is not None:
-                raise _err(QTY_WITH_CLOSE)
-            if reduce_only:
-                raise _not_required("reduceOnly")
-            if (side == BUY and ps == LONG) or (side == SELL and ps == SHORT):
-                raise E.illegal_param("closePosition", "BUY with LONG or SELL with SHORT cannot close.")
-            qty = 0
-        else:
-            qty = self._check_qty(ins, quantity, not limit)
-        cb = 0
-        act = None
-        if trailing:
-            if trigger_price is not None:
-                raise _not_required("triggerPrice")
-            if not _is_int(callback_rate):
-                raise E.bad_param("callbackRate")
-            cb = callback_rate
-            if not MIN_CALLBACK_RATE * 100 <= cb <= MAX_CALLBACK_RATE * 100:
-                raise E.illegal_param("callbackRate", "It must be between 0.1 and 5.")
-            if activate_price is not None:
-                act = self._check_stop_price(ins, activate_price, "activatePrice")
-            stop = 0
-        else:
-            if activate_price is not None:
-                raise _not_required("activatePrice")
-            if callback_rate is not None:
-                raise _not_required("callbackRate")
-            stop = self._check_stop_price(ins, trigger_price)
-        if limit:
-            # the limit price must stay within the multipliers of the trigger price (-4183 / -4184)
-            if side == BUY and price * SCALE > stop * ins.multiplier_up:
-                raise VenueError(-4183, f"Limit price can't be higher than {fmt_plain(mul(stop, ins.multiplier_up))}.")
-            if side == SELL and price * SCALE < stop * ins.multiplier_down:
-                raise VenueError(-4184, f"Limit price can't be lower than {fmt_plain(mul(stop, ins.multiplier_down))}.")
-        if qty:
-            ref = price if limit else (stop or act or ch.mark(symbol) or self.last_price(symbol))
-            if ref:
-                self._check_min_notional(ins, qty, ref, reduce_only)
-        if self._count_algo(account_id, symbol) >= ins.max_num_algo_orders:
-            raise _err(MAX_STOP_ORDERS)
-        caid = self._client_id(account_id, client_algo_id, self.client_algo_ids, "perpsim-algo-",
-                               self.next_algo_id + 1)
-        mark = ch.mark(symbol)
-        last = self.last_price(symbol)
-        mark_p, last_p = (mark or last), (last or mark)
-        aid = self.next_algo_id + 1
-        ao = AlgoOrder(aid, account_id, _SIDE_INT[side], type, stop or None, wt, price_protect, act,
-                       cb // 100 if trailing else None, None)
-        if trailing and act is None and not (mark_p if wt == MARK_PRICE else last_p):
-            raise E.bad_param("activatePrice")
-        tb = self.trigger_book(symbol)
-        tb.register(ao, mark_p or None, last_p or None) if mark_p else tb.register(ao)
-        # ---- accepted (register is the last check: -2021)
-        ch._stored_config(acct, symbol)
-        self.next_algo_id = aid
-        a = Algo(algo_id=aid, client_algo_id=caid, account_id=account_id, symbol=symbol, side=side, type=type,
-                 qty=qty, price=price or 0, trigger_price=stop, tif=tif, working_type=wt, price_protect=price_protect,
-                 reduce_only=reduce_only, close_position=close_position, position_side=ps,
-                 activate_price=act or 0, callback_rate=cb, stp=stp, status=A_NEW, time=now, update_time=now,
-                 trigger_time=0, actual_order_id=0, reject_reason="")
-        ao.payload = a
-        self.algos[aid] = a
-        self.open_algos.setdefault(symbol, {}).setdefault(account_id, {})[aid] = a
-        self.client_algo_ids[(account_id, caid)] = aid
-        self.refresh(account_id, symbol)
-        return a.view(), [self._algo_update(a, now)]
-
-    def cancel_algo(self, account_id: int, algo_id: int | None = None, client_algo_id: str | None = None,
-                    now: int = 0) -> tuple[dict, list]:
-        """DELETE /fapi/v1/algoOrder; -2011 for an unknown or finished algo order."""
-        self.clearing.account(account_id)
-        try:
-            a = self.find_algo(account_id, algo_id, client_algo_id)
-        except VenueError as e:
-            if e.code == NO_SUCH_ORDER[0]:
-                raise _err(UNKNOWN_ORDER) from None
-            raise
-        if not a.is_open:
-            raise _err(UNKNOWN_ORDER)
-        self.trigger_book(a.symbol).cancel(a.algo_id)
-        self._finish_algo(a, A_CANCELED, now)
-        return ({"algoId": a.algo_id, "clientAlgoId": a.client_algo_id, "code": "200", "msg": "success"},
-                [self._algo_update(a, now)])
-
-    def cancel_all_algo(self, account_id: int, symbol: str, now: int = 0) -> tuple[dict, list]:
-        """DELETE /fapi/v1/algoOpenOrders."""
-        self.clearing.account(account_id)
-        if symbol not in self.clearing.instruments:
-            raise VenueError(E.BAD_SYMBOL, "Invalid symbol.")
-        events = []
-        for a in sorted(self.open_algos.get(symbol, {}).get(account_id, {}).values(), key=lambda a: a.algo_id):
-            self.trigger_book(symbol).cancel(a.algo_id)
-            self._finish_algo(a, A_CANCELED, now)
-            events.append(self._algo_update(a, now))
-        return {"code": 200, "msg": "The operation of cancel all open order is done."}, events
-
-    def _finish_algo(self, a: Algo, status: str, now: int, reason: str = "") -> None:
-        a.status = status
-        a.update_time = now
-        a.reject_reason = reason
-        by = self.open_algos.get(a.symbol, {})
-        mine = by.get(a.account_id)
-        if mine is not None and mine.pop(a.algo_id, None) is not None and not mine:
-            del by[a.account_id]
-        key = (a.account_id, a.client_algo_id)
-        if self.client_algo_ids.get(key) == a.algo_id:
-            del self.client_algo_ids[key]
-        self.refresh(a.account_id, a.symbol)
-
-    # ------------------------------------------------------------------ triggering
-    def on_mark(self, symbol: str, mark: int, now: int = 0) -> list:
-        """A new mark price (the caller has set it in the clearing house): refresh the margin resting
-        orders reserve (open loss moves with the mark) and fire MARK_PRICE conditional orders."""
-        self.refresh_symbol(symbol)
-        tb = self.triggers.get(symbol)
-        if tb is None or not len(tb):
-            return []
-        last = self.last_price(symbol) or mark
-        fired = tb.on_price(MARK_PRICE, mark, mark, last)
-        events: list = []
-        if fired:
-            events += self._fire(symbol, fired, now)
-        return events
-
-    def _cascade(self, symbol: str, now: int) -> list:
-        """Fire CONTRACT_PRICE orders at the new last price, and again after what they trade."""
-        tb = self.triggers.get(symbol)
-        events: list = []
-        if tb is None:
-            return events
-        for _ in range(_MAX_CASCADE):
-            if not len(tb):
-                break
-            last = self.last_price(symbol)
-            mark = self.clearing.mark(symbol) or last
-            fired = tb.on_price(CONTRACT_PRICE, last, mark, last)
-            if not fired:
-                break
-            events += self._fire(symbol, fired, now, cascade=False)
-            if self.last_price(symbol) == last:
-                break
-        return events
-
-    def _fire(self, symbol: str, fired: list, now: int, cascade: bool = True) -> list:
-        """Place the orders of fired algo orders, oldest first; a refused one is REJECTED."""
-        events: list = []
-        ch = self.clearing
-        for ao in fired:
-            a: Algo = ao.payload
-            a.trigger_time = now
-            qty = a.qty
-            reduce_only = a.reduce_only
-            if a.close_position:
-                acct = ch.accounts[a.account_id]
-                pos = acct.positions.get((symbol, a.position_side))
-                q = pos.qty if pos is not None else 0
-                qty = q if a.side == SELL else -q
-                reduce_only = not acct.hedge_mode
-                if acct.hedge_mode and qty > 0:     # what resting closing orders leave
-                    qty = self._room(acct, symbol, a.position_side, a.side)
-            type_ = LIMIT if a.type in _LIMIT_ALGOS else MARKET
-            if qty <= 0:
-                self._finish_algo(a, A_EXPIRED, now, "No position to close")
-                events.append(self._algo_update(a, now))
-                continue
-            cid = a.client_algo_id if (a.account_id, a.client_algo_id) not in self.client_ids else None
-            try:
-                o, oev = self._submit(a.account_id, symbol, a.side, type_, qty, a.price if type_ == LIMIT else None,
-                                      a.tif if type_ == LIMIT else None, reduce_only, a.position_side, cid, a.stp,
-                                      now, algo=a, close_position=a.close_position)
-            except VenueError as e:
-                self._finish_algo(a, A_REJECTED, now, e.msg)
-                events.append(self._algo_update(a, now))
-                continue
-            a.actual_order_id = o.order_id
-            self._finish_algo(a, A_TRIGGERED if o.is_open else A_FINISHED, now)
-            events.append(self._algo_update(a, now, o))
-            events += oev
-        return events
-
     # ------------------------------------------------------------------ events
     @staticmethod
     def _update(o: Order, x: str, now: int, last_qty: int = 0, last_price: int = 0, commission: int = 0,
