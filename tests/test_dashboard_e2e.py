@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dashkit import Serve, Watch, browser_page, require_browser_and_build, shot, write_metrics
 
-from perpsim.core.guard import _quiz_bank
+from perpsim.core.risk_test import _quiz_bank
 
 TID = "[data-testid={}]"
 

@@ -7,7 +7,9 @@ from perpsim.core import guard as G
 from perpsim.core.events import BalanceChanged, InsuranceFundChanged, LiquidationRecord
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import parse
-from perpsim.core.guard import DAY, HOUR, AppealDecided, Notification, RestrictionChanged, make_quiz
+from perpsim.core.events import AppealDecided, Notification, RestrictionChanged
+from perpsim.core.guard import DAY, HOUR
+from perpsim.core.risk_test import make_quiz
 from perpsim.core.ledger import EARN, FUNDING, FUTURES, SPOT
 
 P = parse
@@ -486,7 +488,7 @@ def test_the_order_layer_wiring_end_to_end(ex, monkeypatch):
 def test_no_risk_test_question_has_two_equal_options():
     """A question with two equal options could not be answered right (one of them is scored wrong)."""
     import random
-    from perpsim.core.guard import _quiz_bank
+    from perpsim.core.risk_test import _quiz_bank
     for seed in range(500):
         for q in _quiz_bank(random.Random(seed)):
             assert len(set(q["options"])) == len(q["options"]), (seed, q["id"], q["options"])

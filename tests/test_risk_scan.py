@@ -6,7 +6,7 @@ import pytest
 from perpsim.core.events import MarginCall
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import SCALE
-from perpsim.core.guard import Notification
+from perpsim.core.events import Notification
 
 from risk_stream import make_stream
 

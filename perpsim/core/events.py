@@ -6,7 +6,7 @@ INSURANCE_CLEAR, TRANSFER, DEPOSIT, WITHDRAW, MARGIN_TRANSFER, ISOLATED_MARGIN .
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class BalanceChanged(NamedTuple):
@@ -272,3 +272,44 @@ class BookTicker(NamedTuple):
     ask_qty: int
     update_id: int
     time: int
+
+
+# ---------------------------------------------------------------------- trader protection
+class Notification(NamedTuple):
+    """One message to a trader: pushed on the user stream, kept, POSTed to ``webhook`` when set.
+
+    ``kind``: MARGIN_CALL (the venue's margin call), MARGIN_ALERT (a configured margin-ratio level),
+    LIQUIDATION_PRICE_ALERT (within a configured distance of the liquidation price), LIQUIDATION
+    (``record`` is the LiquidationRecord), RESTRICTION (a restriction started or ended), APPEAL.
+    """
+
+    time: int
+    account_id: int
+    kind: str
+    payload: dict
+    webhook: str = ""
+    record: Any = None
+
+
+class RestrictionChanged(NamedTuple):
+    """A restriction of an account started (``active``) or ended. ``until`` 0: until lifted."""
+
+    time: int
+    account_id: int
+    restriction: str   # RISK_TEST, PAUSE, TEMP_BAN, BAN, FREEZE, FEATURES, COOLING_OFF, IDENTITY_FLAG
+    active: bool
+    until: int
+    reason: str
+
+
+class AppealDecided(NamedTuple):
+    """The answer to an appeal on one liquidation; ``amount`` is the compensation booked."""
+
+    time: int
+    account_id: int
+    symbol: str
+    liquidation_time: int
+    granted: bool
+    amount: int
+    incident_id: int
+    reason: str

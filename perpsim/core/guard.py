@@ -24,18 +24,18 @@ earn wallets, login or API keys (the table of what a liquidation leaves untouche
 from __future__ import annotations
 
 import datetime as dt
-import random
 from bisect import bisect_left
-from typing import Any, NamedTuple
+from typing import Any
 
 from .config import GuardConfig, defaults
 from .errors import VenueError
-from .events import (BalanceChanged, InsuranceFundChanged, LiquidationRecord, MarginCall, MarkPriceSet,
-                     MarkPriceUpdate, PositionChanged, TradeSettled)
+from .events import (AppealDecided, BalanceChanged, InsuranceFundChanged, LiquidationRecord, MarginCall, MarkPriceSet,
+                     MarkPriceUpdate, Notification, PositionChanged, RestrictionChanged, TradeSettled)
 from .fixed import SCALE, fmt, fmt_plain, mul, round_div
 from .ledger import FUTURES
-from .margin import price_move_to_liquidation
-from .risk import far_condition, maint_condition, ratio_condition
+
+from .guard_alerts import GuardAlerts
+from .risk_test import make_quiz
 
 DAY = 86_400_000
 HOUR = 3_600_000
@@ -61,48 +61,6 @@ FEATURES = ("OPEN", "SYMBOLS", "MAX_LEVERAGE")
 TRADING_INCOME = ("REALIZED_PNL", "COMMISSION", "FUNDING_FEE", "INSURANCE_CLEAR")
 COMPENSATION = "COMPENSATION"
 
-
-# ---------------------------------------------------------------------- events
-class Notification(NamedTuple):
-    """One message to a trader: pushed on the user stream, kept, POSTed to ``webhook`` when set.
-
-    ``kind``: MARGIN_CALL (the venue's margin call), MARGIN_ALERT (a configured margin-ratio level),
-    LIQUIDATION_PRICE_ALERT (within a configured distance of the liquidation price), LIQUIDATION
-    (``record`` is the LiquidationRecord), RESTRICTION (a restriction started or ended), APPEAL.
-    """
-
-    time: int
-    account_id: int
-    kind: str
-    payload: dict
-    webhook: str = ""
-    record: Any = None
-
-
-class RestrictionChanged(NamedTuple):
-    """A restriction of an account started (``active``) or ended. ``until`` 0: until lifted."""
-
-    time: int
-    account_id: int
-    restriction: str   # RISK_TEST, PAUSE, TEMP_BAN, BAN, FREEZE, FEATURES, COOLING_OFF, IDENTITY_FLAG
-    active: bool
-    until: int
-    reason: str
-
-
-class AppealDecided(NamedTuple):
-    """The answer to an appeal on one liquidation; ``amount`` is the compensation booked."""
-
-    time: int
-    account_id: int
-    symbol: str
-    liquidation_time: int
-    granted: bool
-    amount: int
-    incident_id: int
-    reason: str
-
-
 def iso(ms: int) -> str:
     """Venue ms as an ISO-8601 UTC time (for messages)."""
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -111,92 +69,6 @@ def iso(ms: int) -> str:
 def pct(fraction: int) -> str:
     """A fraction of 1 (1e-8 units) as a percent string."""
     return fmt(fraction * 100, 2) + "%"
-
-
-# ---------------------------------------------------------------------- the risk test
-def _quiz_bank(rng: random.Random) -> list[dict]:
-    """The question bank: leverage, liquidation price, isolated vs cross, stop-loss (public reports's lessons).
-
-    The numeric questions draw their figures from ``rng``; each question is
-    ``{"id", "topic", "text", "options": [...], "answer": index}`` before shuffling.
-    """
-    lev = rng.choice([5, 10, 20, 25, 50])
-    entry = rng.choice([100, 200, 400, 500, 1000, 2000])
-    liq_long = entry - entry // lev if entry % lev == 0 else None
-    if liq_long is None:
-        lev, entry = 10, 1000
-        liq_long = 900
-    move = 100 // lev if 100 % lev == 0 else None
-    lev2 = rng.choice([20, 25, 50])      # 100/lev2 % differs from every distractor below
-    return [
-        {"id": "leverage_move", "topic": "leverage",
-         "text": f"With {lev2}x leverage and no other margin, about how far must the price move against "
-                 f"you to wipe out the position's initial margin?",
-         "options": [f"{100 / lev2:g}%", f"{lev2}%", "75%", "100%"], "answer": 0},
-        {"id": "liquidation_price", "topic": "liquidation price",
-         "text": f"You open a long at {entry} USDT with {lev}x isolated leverage. Ignoring fees and maintenance "
-                 f"margin, at what price is the position's margin gone?",
-         "options": [str(liq_long), str(entry - entry // 2), str(entry - 1), str(entry // lev)], "answer": 0},
-        {"id": "leverage_raise", "topic": "leverage",
-         "text": "You raise the leverage of a new position from 10x to 20x. What happens to its liquidation price?",
-         "options": ["It moves closer to the entry price", "It moves further from the entry price",
-                     "It does not change", "The position can no longer be liquidated"], "answer": 0},
-        {"id": "isolated", "topic": "isolated vs cross",
-         "text": "An ISOLATED position is liquidated. What can you lose?",
-         "options": ["Only the margin allocated to that position", "The whole futures wallet",
-                     "The futures wallet and the spot wallet", "Nothing: isolated positions are protected"],
-         "answer": 0},
-        {"id": "cross", "topic": "isolated vs cross",
-         "text": "In CROSS margin mode, what backs a losing position?",
-         "options": ["The whole cross wallet balance, shared with your other cross positions",
-                     "Only the margin you put into that position", "Your spot wallet", "The insurance fund"],
-         "answer": 0},
-        {"id": "stop_loss", "topic": "stop-loss",
-         "text": "What does a stop-loss order do for a leveraged position?",
-         "options": ["Closes it at a price you chose, before the liquidation price is reached",
-                     "Raises the leverage when the price falls", "Adds margin automatically",
-                     "Guarantees a profit"], "answer": 0},
-        {"id": "stop_loss_where", "topic": "stop-loss",
-         "text": "Where must a long position's stop-loss trigger be to protect you from liquidation?",
-         "options": ["Above the liquidation price", "Below the liquidation price", "Above the entry price",
-                     "Anywhere: it does not matter"], "answer": 0},
-        {"id": "after_liquidation", "topic": "leverage",
-         "text": "You were just liquidated. Which next step is the safest?",
-         "options": ["Stop, review the trade, lower the leverage or stop trading futures for a while",
-                     "Raise the leverage to win it back faster", "Add more margin and open the same trade",
-                     "Open the opposite direction at once"], "answer": 0},
-        {"id": "mark_price", "topic": "liquidation price",
-         "text": "Which price triggers a liquidation on Binance futures?",
-         "options": ["The mark price reaching the liquidation price", "The last traded price",
-                     "The best bid", "Your entry price"], "answer": 0},
-    ] + ([{"id": "leverage_margin", "topic": "leverage",
-           "text": f"A position of 1,000 USDT notional at {lev}x leverage needs how much initial margin?",
-           "options": [f"{1000 // lev} USDT", "1000 USDT", f"{1000 * lev} USDT", "0 USDT"], "answer": 0}]
-         if move is not None else [])
-
-
-def make_quiz(seed: int, count: int) -> list[dict]:
-    """``count`` questions drawn and shuffled from ``seed`` (options shuffled too), every topic at least
-    once; deterministic (``random.Random(seed)`` is the same on every machine)."""
-    rng = random.Random(seed)
-    bank = _quiz_bank(rng)
-    rng.shuffle(bank)
-    chosen, seen = [], set()
-    for q in bank:                       # one question per topic first, then the rest
-        if q["topic"] not in seen:
-            seen.add(q["topic"])
-            chosen.append(q)
-    chosen += [q for q in bank if q not in chosen]
-    chosen = chosen[:max(count, len(seen))]
-    rng.shuffle(chosen)
-    out = []
-    for q in chosen:
-        order = list(range(len(q["options"])))
-        rng.shuffle(order)
-        out.append({"id": q["id"], "topic": q["topic"], "text": q["text"],
-                    "options": [q["options"][i] for i in order], "answer": order.index(q["answer"])})
-    return out
-
 
 # ---------------------------------------------------------------------- per-account state
 class AccountGuard:
@@ -279,7 +151,7 @@ class GuardVenue:
         return self._ex.insurance_account(asset)
 
 
-class Guard:
+class Guard(GuardAlerts):
     """Trader protection for one exchange. Reads the clearing state; never moves money except an
     operator-granted appeal's compensation (a ledger move from the insurance fund)."""
 
@@ -482,139 +354,6 @@ class Guard:
                 st.triggers = []
                 out += self._restrict(st, account_id, now, "TEMP_BAN", True, st.temp_ban_until, st.temp_ban_reason)
         return out
-
-    def _alerts(self, account_id: int, now: int) -> list:
-        """Margin-ratio levels and liquidation-price distances, each once until the figure goes back.
-
-        Reads the account's figures of the risk pass (risk.py) and leaves there the mark range within
-        which no alert can start or end (so a new mark re-evaluates only the accounts it concerns)."""
-        risk = self.venue.risk
-        ch = self.venue.clearing
-        acct = ch.accounts.get(account_id)
-        st = self.accounts.get(account_id)
-        if acct is None or (not acct.has_position() and (st is None or not st.fired)):
-            risk.put_bands("alerts_index", account_id, None, [], set())
-            return []
-        figs = risk.figures(acct)
-        ratios = (st.alert_ratios if st is not None and st.alert_ratios is not None
-                  else self.config.guard_alert_margin_ratios)
-        distances = (st.alert_distances if st is not None and st.alert_distances is not None
-                     else self.config.guard_alert_liq_distances)
-        live: dict[tuple, dict] = {}
-        if not ratios and not distances:
-            positions = []
-            isolated = []
-        else:
-            positions = figs.positions
-            isolated = figs.isolated
-        far = max(distances) if distances else 0
-        banded = risk.wants_bands("alerts_index", account_id)
-        conditions: list | None = [] if banded else None
-        pending: set = set()
-        if banded:
-            mmrmax, tiers = risk.table_bounds({p.symbol for p in positions})
-            if any(not isinstance(x, int) or isinstance(x, bool) or x <= 0 for x in (*ratios, *distances)):
-                banded = False
-                pending = {p.symbol for p in positions}
-        # A cheap bound first: at the liquidation price margin balance meets maintenance, and
-        # MB - MM = (mark - LP) x (q -/+ |q| x MMR) for the scope's legs of a symbol, so the move to
-        # liquidation is at least (MB - MM) / (1.5 x notional). Only scopes that may be within the
-        # largest alert distance get the exact (costlier) liquidation-price solve.
-        cross_far: dict[str, bool] = {}
-        for asset in sorted(figs.legs if positions else ()):
-            f = figs.cross(asset)
-            legs = figs.legs[asset]
-            if f.maint_margin:
-                for lv in ratios:
-                    if f.margin_ratio is None or f.margin_ratio >= lv:
-                        live[("MR", "CROSSED", asset, "", lv)] = {
-                            "marginType": "CROSSED", "asset": asset, "level": lv,
-                            "marginRatio": f.margin_ratio if f.margin_ratio is not None else -1}
-                    if banded:
-                        c = ratio_condition(lv, f.margin_balance, f.maint_margin, legs, mmrmax, tiers)
-                        if c is None:
-                            pending |= set(legs)
-                        else:
-                            conditions.append(c)
-                if banded and ratios:
-                    c = maint_condition(f.maint_margin, legs, mmrmax, tiers)
-                    if c is None:
-                        pending |= set(legs)
-                    else:
-                        conditions.append(c)
-            elif banded and ratios:
-                pending |= set(legs)
-            total = figs.cross_notional[asset]
-            cross_far[asset] = (f.margin_balance - f.maint_margin) * 100 * SCALE > far * total * 3 // 2
-            if banded and distances:
-                c = (far_condition(f.margin_balance, f.maint_margin, total, far, legs, mmrmax, tiers)
-                     if cross_far[asset] else None)
-                if c is None:
-                    pending |= set(legs)
-                else:
-                    conditions.append(c)
-        near = []
-        for it in isolated:
-            p = it.pos
-            n, mm, mb, mr = it.notional, it.maint_margin, it.margin_balance, it.margin_ratio
-            leg = {p.symbol: abs(p.qty)}
-            if mm:
-                for lv in ratios:
-                    if mr is None or mr >= lv:
-                        live[("MR", "ISOLATED", p.symbol, p.side, lv)] = {
-                            "marginType": "ISOLATED", "symbol": p.symbol, "positionSide": p.side, "level": lv,
-                            "marginRatio": mr if mr is not None else -1}
-                    if banded:
-                        c = ratio_condition(lv, mb, mm, leg, mmrmax, tiers)
-                        if c is None:
-                            pending.add(p.symbol)
-                        else:
-                            conditions.append(c)
-                if banded and ratios:
-                    c = maint_condition(mm, leg, mmrmax, tiers)
-                    if c is None:
-                        pending.add(p.symbol)
-                    else:
-                        conditions.append(c)
-            elif banded and ratios:
-                pending.add(p.symbol)
-            if not distances:
-                continue
-            if (mb - mm) * 100 * SCALE > far * n * 3 // 2:
-                if banded:
-                    c = far_condition(mb, mm, n, far, leg, mmrmax, tiers)
-                    if c is None:
-                        pending.add(p.symbol)
-                    else:
-                        conditions.append(c)
-                continue
-            near.append(p)
-            pending.add(p.symbol)
-        if distances:
-            near += [p for p in positions if p.wallet is None
-                     and not cross_far.get(ch.instruments[p.symbol].margin_asset, True)]
-        for p in sorted(near, key=lambda p: (p.symbol, p.side)):
-            fig = ch.position_figures(p)
-            move = price_move_to_liquidation(p.qty, fig.mark_price, fig.liquidation_price)
-            if move is not None:
-                for lv in distances:
-                    if move <= lv:
-                        live[("LP", p.symbol, p.side, lv)] = {
-                            "symbol": p.symbol, "positionSide": p.side, "level": lv, "distance": move,
-                            "markPrice": fig.mark_price, "liquidationPrice": fig.liquidation_price}
-        risk.put_bands("alerts_index", account_id, figs, conditions, pending)
-        if not live and (st is None or not st.fired):
-            return []
-        st = st or self.get(account_id)
-        out = []
-        for key in sorted(live, key=repr):
-            if key not in st.fired:
-                st.fired.add(key)
-                kind = "MARGIN_ALERT" if key[0] == "MR" else "LIQUIDATION_PRICE_ALERT"
-                out.append(self._notify(st, account_id, now, kind, live[key]))
-        st.fired &= set(live)
-        return out
-
     # ------------------------------------------------------------------ checks
     def _err_ban(self, st: AccountGuard, now: int) -> VenueError | None:
         if st.banned:

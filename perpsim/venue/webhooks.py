@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from perpsim.core.guard import Notification
+from perpsim.core.events import Notification
 
 LOOPBACK = "loopback"
 DEFAULT_ALLOW: tuple[str, ...] = (LOOPBACK,)
