@@ -9,7 +9,7 @@ import pytest
 
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import parse as P
-from perpsim.core.marketdata import AggTrade, Trade
+from perpsim.core.events import AggTrade, Trade
 from perpsim.core.events import AlgoUpdate, DepthUpdate, OrderUpdate
 from perpsim.core.events import TradeSettled
 

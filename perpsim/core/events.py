@@ -1,4 +1,8 @@
-"""Immutable events (typed NamedTuples: cheap to build on the hot path): what a command changed. The venue publishes them; read models store them.
+"""Every event the venue publishes, in one home: immutable typed NamedTuples (cheap to build on the hot
+path) saying what a command changed. The adapter translates them to Binance's streams and replies;
+the read models store them. Sections: money and positions, prices and funding, liquidation and the
+insurance fund, the order layer, trader protection, public market data. (The book's own results,
+book.py, are internal to the order layer.)
 
 Amounts are ints of 1e-8 units. ``reason`` on a balance change is Binance's income type
 or ACCOUNT_UPDATE reason where one exists (REALIZED_PNL, COMMISSION, FUNDING_FEE,
@@ -313,3 +317,29 @@ class AppealDecided(NamedTuple):
     amount: int
     incident_id: int
     reason: str
+
+
+# ---------------------------------------------------------------------- public market data
+class Trade(NamedTuple):
+    """One public trade (``@trade`` stream / ``/fapi/v1/trades``). ``buyer_maker`` is Binance's ``m``."""
+    symbol: str
+    trade_id: int
+    price: int
+    qty: int
+    quote_qty: int
+    time: int
+    buyer_maker: bool
+    taker_order_id: int
+    maker_order_id: int
+
+
+class AggTrade(NamedTuple):
+    """Fills of one taker order at one price (``@aggTrade`` / ``/fapi/v1/aggTrades``)."""
+    symbol: str
+    agg_id: int
+    price: int
+    qty: int
+    first_trade_id: int
+    last_trade_id: int
+    time: int
+    buyer_maker: bool

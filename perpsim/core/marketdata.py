@@ -23,6 +23,7 @@ from collections import deque
 from typing import NamedTuple
 
 from .fixed import SCALE, mul, round_div
+from .events import AggTrade, Trade
 
 TAPE_LEN = 1000
 KLINE_LEN = 1500
@@ -40,31 +41,6 @@ INTERVALS: dict[str, int | None] = {
     "1d": DAY, "3d": 3 * DAY, "1w": WEEK, "1M": None,
 }
 _LONGER = tuple(k for k in INTERVALS if k != "1m")
-
-
-class Trade(NamedTuple):
-    """One public trade (``@trade`` stream / ``/fapi/v1/trades``). ``buyer_maker`` is Binance's ``m``."""
-    symbol: str
-    trade_id: int
-    price: int
-    qty: int
-    quote_qty: int
-    time: int
-    buyer_maker: bool
-    taker_order_id: int
-    maker_order_id: int
-
-
-class AggTrade(NamedTuple):
-    """Fills of one taker order at one price (``@aggTrade`` / ``/fapi/v1/aggTrades``)."""
-    symbol: str
-    agg_id: int
-    price: int
-    qty: int
-    first_trade_id: int
-    last_trade_id: int
-    time: int
-    buyer_maker: bool
 
 
 class Kline(NamedTuple):
