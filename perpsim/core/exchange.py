@@ -60,6 +60,7 @@ class Exchange:
         self.commands = 0                  # commands applied
         self.api_keys: dict[str, ApiKey] = {}
         self.settings: dict[str, Any] = {}
+        self.config = Configs(self.settings)         # the typed configurations in force (config.py)
         self.markets: dict[str, SymbolMarket] = {}
         self.insurance_funds: dict[str, int] = {}    # margin asset -> the fund's (system) account id
         self.margin_called: set[tuple] = set()       # scopes whose margin call is out (re-armed below)
@@ -121,20 +122,12 @@ class Exchange:
                                          self.config.waterfall))
 
     @property
-    def config(self) -> Configs:
-        """The configurations in force (config.py), rebuilt after a setting changes."""
-        cfg = self.__dict__.get("_config")
-        if cfg is None:
-            cfg = self._config = Configs(self.settings)
-        return cfg
-
-    @property
     def detector(self) -> IndexedDetector:
         return self.risk.detector
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_config"] = None   # derived from the settings
+        state["config"] = None    # derived from the settings
         state["risk"] = None    # derived (detector, status bands): rebuilt after a snapshot is loaded
         return state
 
@@ -142,6 +135,7 @@ class Exchange:
         state.pop("_detector", None)
         state.pop("_holders", None)
         self.__dict__.update(state)
+        self.config = Configs(self.settings)
         self.risk = self._new_risk()
         if "guard" not in state:  # a snapshot from before trader protection: start it fresh
             self.guard = Guard(GuardVenue(self))

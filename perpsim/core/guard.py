@@ -273,6 +273,7 @@ class Guard(GuardAlerts):
         return out
 
     def _on_income(self, account_id: int, t: int, delta: int) -> None:
+        cfg = self.config
         st = self.get(account_id)
         # one-minute buckets of running totals: small state, O(log n) window sums; a bucket never
         # straddles a reset
@@ -282,7 +283,7 @@ class Guard(GuardAlerts):
             st.income[-1] = (bucket, total)
         else:
             st.income.append((bucket, total))
-        horizon = t - max(self.config.guard_loss_window_ms, self.config.guard_shrink_window_ms)
+        horizon = t - max(cfg.guard_loss_window_ms, cfg.guard_shrink_window_ms)
         if st.income[0][0] < horizon:
             i = bisect_left(st.income, (horizon, -10**30))
             st.income_base = st.income[i - 1][1]
@@ -295,12 +296,13 @@ class Guard(GuardAlerts):
     def _on_liquidation(self, rec: LiquidationRecord, now: int) -> list:
         """The liquidation notification (e.g. the position is gone, nothing else is touched; the
         trader may open again at once; we advise stopping to reflect)."""
+        cfg = self.config
         st = self.get(rec.account_id)
         st.liquidations.append(rec)
-        kept = self.config.guard_history_kept
+        kept = cfg.guard_history_kept
         if len(st.liquidations) > kept:
             del st.liquidations[:len(st.liquidations) - kept]
-        window = self.config.guard_liq_streak_window_ms
+        window = cfg.guard_liq_streak_window_ms
         st.streak = [t for t in st.streak if t > now - window] + [now]
         payload = {"symbol": rec.symbol, "side": rec.side, "positionSide": rec.position_side,
                    "marginType": rec.margin_type, "leverage": rec.leverage, "qty": rec.qty,
@@ -313,7 +315,10 @@ class Guard(GuardAlerts):
         return [self._notify(st, rec.account_id, now, "LIQUIDATION", payload, rec)]
 
     def _controls(self, account_id: int, now: int) -> list:
-        """Seed 000's risk controls, each firing once until reset."""
+        """The risk controls (Binance: "Mandatory Risk Re-Testing", "Account Status After Liquidation"),
+        each firing once until reset: a liquidation streak or a loss rate asks for the risk test, a
+        shrinking futures wallet pauses futures trading, repeated triggers ban for a while [I]."""
+        cfg = self.config
         st = self.accounts.get(account_id)
         if st is None:
             return []
@@ -322,38 +327,39 @@ class Guard(GuardAlerts):
         wallet = self.futures_wallet(account_id)
         if not st.risk_test:
             why = ""
-            n = self.config.guard_liq_streak
-            window = self.config.guard_liq_streak_window_ms
+            n = cfg.guard_liq_streak
+            window = cfg.guard_liq_streak_window_ms
             recent = [t for t in st.streak if t > now - window and t >= st.loss_reset]
             if len(recent) >= n:
                 why = f"{len(recent)} liquidations within {window // HOUR} h"
             else:
-                since = max(st.loss_reset, now - self.config.guard_loss_window_ms)
+                since = max(st.loss_reset, now - cfg.guard_loss_window_ms)
                 rate = self._rate(st, account_id, since, wallet)
-                if rate >= self.config.guard_loss_rate:
-                    why = f"futures loss rate {pct(rate)} within {self.config.guard_loss_window_ms // HOUR} h"
+                if rate >= cfg.guard_loss_rate:
+                    why = f"futures loss rate {pct(rate)} within {cfg.guard_loss_window_ms // HOUR} h"
             if why:
                 st.risk_test, st.risk_test_since, st.quiz = why, now, None
                 out += self._restrict(st, account_id, now, "RISK_TEST", True, 0, why)
                 fired = True
         if st.pause_until <= now:
-            since = max(st.shrink_reset, now - self.config.guard_shrink_window_ms)
+            since = max(st.shrink_reset, now - cfg.guard_shrink_window_ms)
             rate = self._rate(st, account_id, since, wallet)
-            if rate >= self.config.guard_shrink_rate:
-                st.pause_until = now + self.config.guard_pause_ms
+            if rate >= cfg.guard_shrink_rate:
+                st.pause_until = now + cfg.guard_pause_ms
                 st.pause_reason = f"futures wallet shrank by {pct(rate)}"
                 st.shrink_reset = now
                 out += self._restrict(st, account_id, now, "PAUSE", True, st.pause_until, st.pause_reason)
                 fired = True
         if fired:
-            window = self.config.guard_repeat_window_ms
+            window = cfg.guard_repeat_window_ms
             st.triggers = [t for t in st.triggers if t > now - window] + [now]
-            if len(st.triggers) >= self.config.guard_repeat_triggers and st.temp_ban_until <= now:
-                st.temp_ban_until = now + self.config.guard_temp_ban_ms
+            if len(st.triggers) >= cfg.guard_repeat_triggers and st.temp_ban_until <= now:
+                st.temp_ban_until = now + cfg.guard_temp_ban_ms
                 st.temp_ban_reason = f"risk controls triggered {len(st.triggers)} times within {window // DAY} days"
                 st.triggers = []
                 out += self._restrict(st, account_id, now, "TEMP_BAN", True, st.temp_ban_until, st.temp_ban_reason)
         return out
+
     # ------------------------------------------------------------------ checks
     def _err_ban(self, st: AccountGuard, now: int) -> VenueError | None:
         if st.banned:

@@ -235,5 +235,5 @@ def _set_setting(ex: Exchange, name: str, value: Any):
     """Change one venue setting (config.py lists them, with their kinds and evidence)."""
     config.check(name, value)
     ex.settings[name] = value
-    ex._config = None
+    ex.config = config.Configs(ex.settings)
     return None, []
