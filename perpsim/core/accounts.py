@@ -19,7 +19,7 @@ class SymbolConfig:
 
 class Account:
     """Settings and positions of one user. ``order_margin`` is kept by the order layer:
-    the initial margin its resting orders reserve, per symbol (section 2.4)."""
+    the initial margin its resting orders reserve, per symbol (FAQ 360033162192, "Leverage and Margin of USDⓈ-M Futures")."""
 
     __slots__ = ("id", "hedge_mode", "configs", "positions", "maker_rate", "taker_rate", "created", "order_margin",
                  "open_orders")

@@ -24,7 +24,7 @@ Rules and their Binance sources (USD-M futures, developers.binance.com):
   a GTX order whose new price would take is canceled; otherwise the order is re-entered at its
   new price (it may trade as a taker) keeping its id, executed quantity and STP mode.
   Unchanged price and quantity is refused with -5027.
-* Depth ids (binance-api.md 5.3): every command that changes a level bumps ``update_id`` by
+* Depth ids (Binance's "Diff. Book Depth Streams" and "How to manage a local order book correctly"): every command that changes a level bumps ``update_id`` by
   one. ``drain_depth()`` returns the levels changed since the previous drain as a
   ``DepthDiff(U, u, pu, bids, asks)`` with absolute level totals (0 = level removed), so a
   client can rebuild the book from ``snapshot()`` plus diffs. Drain after every command for

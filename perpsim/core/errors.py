@@ -20,7 +20,7 @@ class VenueError(Exception):
         return {"code": self.code, "msg": self.msg}
 
 
-# Codes used by the core, with Binance's messages (binance-api.md section 4.4 and
+# Codes used by the core, with Binance's messages (Binance's USDⓈ-M Futures API "Error Codes" page and
 # Binance's USD-M error-code page).
 UNKNOWN = -1000
 BAD_PARAM = -1102          # Mandatory parameter '%s' was not sent, was empty/null, or malformed.

@@ -206,7 +206,7 @@ class Exchange:
 
     def _observe_book(self, symbol: str, m: SymbolMarket) -> None:
         """Feed the mark's inputs from the venue's own book: the last trade price, and the best and
-        impact bid/ask for Price 2's basis average and the premium index (binance-mechanics.md 4.2, 5.2)."""
+        impact bid/ask for Price 2's basis average and the premium index (FAQ 360033525071 and FAQ 360033525031)."""
         last = self.orders.last_price(symbol)
         if last:
             m.last = last

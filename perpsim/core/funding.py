@@ -1,8 +1,8 @@
 """Funding of USD-M perpetuals in exact 1e-8 integers: premium index, rate, schedule, payment.
 
-Sources: binance-mechanics.md section 5 (Binance FAQ 360033525031 "Introduction to Binance
-Futures Funding Rates", fee FAQ 98488a516eb84e3eb34605683dffd554, announcements of 2025-05-02
-(hourly switch on cap/floor) and 2025-09-16 (interval scaling ``/ (8/N)``)).
+Sources: Binance FAQ 360033525031 "Introduction to Binance Futures Funding Rates", fee FAQ
+98488a516eb84e3eb34605683dffd554, announcements of 2025-05-02 (hourly switch on cap/floor) and
+2025-09-16 (interval scaling ``/ (8/N)``).
 
 Time is always passed in as epoch milliseconds; nothing reads a clock. Rates are 1e-8 ints:
 0.01 % = ``10_000``.
@@ -252,7 +252,7 @@ def interval_after_settlement(current_hours: int, settled: FundingRate) -> int:
 
 
 class IntervalPolicy:
-    """The automatic funding-interval changes of one symbol (section 5.3).
+    """The automatic funding-interval changes of one symbol (Binance announcement 3243c81a35bd4f0c86a37315c3dc96cc: hourly after a capped settlement, from 2025-05-02).
 
     - Cap or floor hit at settlement -> hourly from the next settlement [P, 2025-05-02].
     - While hourly: ``revert_cycles`` consecutive settlements with ``|rate| <= revert_abs_rate``

@@ -87,7 +87,7 @@ class BracketTable:
         return self.brackets[0].max_leverage
 
     def max_notional(self, leverage: int) -> int:
-        """The largest notional allowed at ``leverage``: the cap of the highest tier still allowing it (section 1.4)."""
+        """The largest notional allowed at ``leverage``: the cap of the highest tier still allowing it (FAQ 360033162192; GET /fapi/v1/leverageBracket)."""
         allowed = [b.cap for b in self.brackets if b.max_leverage >= leverage]
         return max(allowed) if allowed else 0
 

@@ -1,7 +1,7 @@
 """One symbol's prices over time: index path, last price, mark price and the funding period.
 
 The index is Binance's weighted index of spot constituents with its outlier and staleness rules
-(section 4.1, prices.py) when constituents are fed (``set_constituents``); an operator price sets
+(FAQ 360033525071, prices.py) when constituents are fed (``set_constituents``); an operator price sets
 every constituent to one price, so the index equals it. Either way the index follows a
 ``PricePath`` on which wicks are scheduled. The mark is Binance's perpetual mark price,
 median(Price1, Price2, last) (Binance FAQ 360033525071 "What Are Mark Price and Price Index in

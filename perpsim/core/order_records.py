@@ -22,7 +22,7 @@ OPEN_STATUSES = (NEW, PARTIALLY_FILLED)
 X_NEW, X_TRADE, X_CANCELED, X_EXPIRED, X_AMENDMENT = "NEW", "TRADE", "CANCELED", "EXPIRED", "AMENDMENT"
 X_CALCULATED = "CALCULATED"     # a liquidation order's fills
 LIQUIDATION = "LIQUIDATION"
-# algoStatus values (binance-api.md 3.4)
+# algoStatus values (Binance's "New Algo Order" and "Query Algo Order" pages)
 A_NEW, A_CANCELED, A_TRIGGERED, A_FINISHED, A_REJECTED, A_EXPIRED = (
     "NEW", "CANCELED", "TRIGGERED", "FINISHED", "REJECTED", "EXPIRED")
 TIFS = ("GTC", "IOC", "FOK", "GTX")

@@ -1,12 +1,12 @@
 """A position: signed quantity and exact entry value, changed by fills.
 
 Binance publishes that realized PnL uses fill prices and that adding averages the entry
-price (section 2.2). The position keeps ``cost`` = the sum of qty x price of the quantity
+price (FAQ 360033525271: unrealized PnL at the mark, realized at fills). The position keeps ``cost`` = the sum of qty x price of the quantity
 still open, so the entry price (``cost / qty``) and UPNL (``qty x mark - cost``) are exact.
 Closing ``c`` of ``Q`` releases ``cost x c / Q`` (rounded half away from zero to 1e-8; the
 last close releases exactly what remains), so the PnL realized over a position's life is
 exactly its fills' cash flows. A one-way fill larger than the position flips it: the old side
-closes, the rest opens at the fill price [I: standard practice, section 2.2].
+closes, the rest opens at the fill price [I: standard practice].
 """
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ def _index_price(ex: Exchange, symbol: str, price: object) -> int:
 @HANDLERS("set_index_constituents")
 def _set_index_constituents(ex: Exchange, symbol: str, constituents: list):
     """Spot-venue prices ``[[source, price, weight], ...]``; the index follows Binance's weighted rule
-    with outliers capped and stale sources dropped (binance-mechanics.md 4.1)."""
+    with outliers capped and stale sources dropped (FAQ 360033525071, "Mark Price and Price Index")."""
     if not isinstance(constituents, list) or not 1 <= len(constituents) <= 32:
         raise E.illegal_param("constituents", "A list of 1 to 32 [source, price, weight] items.")
     items = []
@@ -203,7 +203,7 @@ def _settle_funding(ex: Exchange, symbol: str):
 @HANDLERS("set_bracket_date")
 def _set_bracket_date(ex: Exchange, date: str | None = None):
     """Use the bracket tables in force on ``date`` (YYYY-MM-DD; None: the newest), e.g. for a replay of
-    2021 data (binance-mechanics.md 1.5). Margin figures and detection follow at once."""
+    2021 data (Binance's leverage bracket history, GET /fapi/v1/leverageBracket). Margin figures and detection follow at once."""
     import datetime as dt
     try:
         day = None if date is None else dt.date.fromisoformat(date)

@@ -3,7 +3,7 @@
 ``detector``: which margin scopes (isolated positions, cross accounts per margin asset) are
 liquidatable at the marks, found through a sorted liquidation-price index and re-verified with
 the integer formulas (Binance FAQ 360033525271 "Liquidation Protocols"). ``adl``: the ADL queue and the 0-4
-quantile (section 8.2). The waterfall (IOC order, insurance fund, ADL execution) calls them.
+quantile (FAQ 360033525471, "What Is Auto-Deleveraging (ADL)"). The waterfall (IOC order, insurance fund, ADL execution) calls them.
 """
 from .adl import adl_quantiles, adl_queue, adl_ranking, position_ranking
 from .detector import CROSS, ISOLATED, Candidate, IndexedDetector, NumpyScan, full_scan, numpy_scan
