@@ -176,3 +176,47 @@ def test_negative_balance_is_brought_back_to_zero_by_the_fund(ex):
     assert pos(ex, 1).wallet.balance == 0
     assert ex.clearing.balance(1, FUTURES, "USDT") == cross_before - P("10")   # only its maker fee, 0.02%
     assert ex.clearing.is_balanced()
+
+
+def _cross_long_with_stop(ex, mode, stop: bool) -> int:
+    """A 20x cross long of 1 BTC at 60,000 on 4,000 USDT (liquidation price about 56,231), its own bid at
+    50,000, a reduce-only stop on the mark at 56,500 if ``stop``, and a bid of another account at 56,400."""
+    run(ex, "set_setting", name="risk_scan", value=mode)
+    if mode == "indexed":
+        ex.risk.detector.VECTOR_MIN = 1      # the numpy check a crash's batches take, at this size
+    acct = run(ex, "create_account", deposit={"USDT": P("4000")}).reply
+    run(ex, "set_leverage", account_id=acct, symbol="BTCUSDT", leverage=20)
+    run(ex, "trade", buyer=acct, seller=2, symbol="BTCUSDT", qty=P("1"), price=P("60000"))
+    if stop:
+        run(ex, "place_algo_order", account_id=acct, symbol="BTCUSDT", side="SELL", type="STOP_MARKET",
+            trigger_price=P("56500"), quantity=P("1"), reduce_only=True, working_type="MARK_PRICE")
+    run(ex, "place_order", account_id=acct, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("0.002"),
+        price=P("50000"), time_in_force="GTC")
+    run(ex, "place_order", account_id=3, symbol="BTCUSDT", side="BUY", type="LIMIT", quantity=P("1"),
+        price=P("56400"), time_in_force="GTC")
+    return acct
+
+
+@pytest.mark.parametrize("mode", ["indexed", "full"])
+def test_a_scope_its_stop_closed_on_the_same_mark_keeps_its_margin_and_orders(ex, mode):
+    """A mark that puts a cross account past its liquidation price also fires its stop-loss; the stop
+    closes the position first, so the account is not liquidated and what is left stays its own
+    (seen at 100,000 accounts: the indexed scan's candidate lost its margin to the fund)."""
+    acct = _cross_long_with_stop(ex, mode, stop=True)
+    before = ex.clearing.balance(acct, FUTURES, "USDT")
+    r = run(ex, "set_index", symbol="BTCUSDT", price=P("56100"))
+    trade, = [e for e in of(r.events, TradeSettled) if e.account_id == acct]
+    assert (trade.side, trade.qty, trade.price) == ("SELL", P("1"), P("56400"))
+    assert not of(r.events, LiquidationRecord)
+    assert not [e for e in of(r.events, InsuranceFundChanged) if e.account_id == acct]
+    assert ex.clearing.balance(acct, FUTURES, "USDT") == before - P("3600") - trade.commission
+    assert len(ex.orders.open_orders(acct, "BTCUSDT")) == 1
+    assert ex.clearing.is_balanced()
+
+
+@pytest.mark.parametrize("mode", ["indexed", "full"])
+def test_the_same_mark_without_the_stop_liquidates_the_scope(ex, mode):
+    acct = _cross_long_with_stop(ex, mode, stop=False)
+    r = run(ex, "set_index", symbol="BTCUSDT", price=P("56100"))
+    rec, = [e for e in of(r.events, LiquidationRecord) if e.account_id == acct]
+    assert rec.margin_type == "CROSSED" and not ex.orders.open_orders(acct, "BTCUSDT")

@@ -222,7 +222,12 @@ class Exchange:
         the mark made liquidatable and the accounts whose margin-call status it may have changed."""
         events = self.orders.on_mark(symbol, self.clearing.mark(symbol), self.now)
         risk = self.risk
+        traded = accounts_in(events)
+        # the index first follows what the triggers traded, so the mark is checked against today's positions
+        before = risk.detect_accounts(traded) if traded else ()
         candidates = risk.detect_mark(symbol)
+        if before:
+            candidates = sorted({c.scope: c for c in (*before, *candidates)}.values(), key=lambda c: c.scope)
         touched = ({c.account_id for c in candidates} | accounts_in(events)
                    | risk.mark_accounts("calls_index", symbol))
         return events + risk.run(candidates, touched)

@@ -211,9 +211,15 @@ class Liquidator:
         """Liquidate one scope (as the detector reports it) until it is compliant or flat."""
         ch = self.ch
         acct = ch.accounts[account_id]
+        positions = self.scope_positions(acct, kind, key, position_side)
+        # a scope the detector reported may be compliant or flat by now (a stop that fired on the same
+        # mark, an earlier liquidation's ADL): it keeps its orders and its margin
+        mb, mm = self.scope_figures(acct, positions[0]) if positions else (0, 0)
+        if not is_liquidatable(mm, mb):
+            return []
         events = self.cancel_orders(account_id, key if kind == "ISOLATED" else None)
         full = True
-        for pos in self.scope_positions(acct, kind, key, position_side):
+        for pos in positions:
             mb, mm = self.scope_figures(acct, pos)
             if not is_liquidatable(mm, mb):
                 full = False
