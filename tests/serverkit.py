@@ -10,7 +10,6 @@ no feed (prices move only through the admin API), so tests are deterministic.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -24,7 +23,7 @@ import uvicorn
 from perpsim.binance.app import Server
 from perpsim.binance.auth import sign
 from perpsim.binance.ratelimit import RateLimiter
-from perpsim.binance.transport import ConnectionLimits, uvicorn_config
+from perpsim.binance.transport import ConnectionLimits, run, uvicorn_config
 from perpsim.venue.service import ServiceSettings, VenueService
 from perpsim.venue.venue import Venue
 
@@ -58,7 +57,7 @@ class RunningServer:
     def start(self) -> "RunningServer":
         config = uvicorn_config(self.server.app, "127.0.0.1", self.port, self.limits)
         self._uv = uvicorn.Server(config)
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._uv.serve()), daemon=True)
+        self._thread = threading.Thread(target=lambda: run(self._uv.serve()), daemon=True)
         self._thread.start()
         deadline = time.time() + 20
         while not self._uv.started:

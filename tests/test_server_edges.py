@@ -337,6 +337,35 @@ def test_slow_headers_are_cut_off(tmp_path):
         assert srv.http.get("/fapi/v1/ping").status_code == 200   # a normal client is served as before
 
 
+def test_slow_headers_of_a_kept_alive_connections_next_request_are_cut_off(tmp_path):
+    from perpsim.binance.transport import HeaderTimeoutHttpTools
+
+    assert HeaderTimeoutHttpTools is not None    # the server runs on the C parser, as installed
+    with running_server(tmp_path, limits=ConnectionLimits(header_timeout=1.0)) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /fapi/v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.settimeout(2)
+        assert b" 200 " in s.recv(4096).split(b"\r\n")[0] + b" "
+        time.sleep(1.5)                            # idle between requests: the keep-alive timeout's job, not this one
+        start = time.time()
+        s.sendall(b"GET /fapi/v1/ping HTTP/1.1\r\n")
+        closed = None
+        s.settimeout(0.2)
+        while time.time() - start < 4:
+            try:
+                s.sendall(b"X-a: b\r\n")
+                if s.recv(1024) == b"":
+                    closed = time.time() - start
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = time.time() - start
+                break
+        s.close()
+        assert closed is not None and closed < 3, closed
+
+
 def test_connections_beyond_the_limit_get_503(tmp_path):
     with running_server(tmp_path, limits=ConnectionLimits(max_concurrency=4)) as srv:
         held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(6)]

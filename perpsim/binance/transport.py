@@ -2,9 +2,10 @@
 
 A connection that sends its request headers slowly (slowloris) holds a socket and a protocol
 object; a server without a header timeout can be emptied of sockets by a few thousand of them.
-``HeaderTimeoutH11`` is uvicorn's h11 protocol with one addition: from the moment a connection
-opens (or a kept-alive connection receives the first byte of its next request) the complete
-request head must arrive within ``header_timeout`` seconds, or the connection is closed.
+``HeaderTimeoutHttpTools`` is uvicorn's httptools protocol (the C parser; ``HeaderTimeoutH11`` is
+the pure-Python h11 one, used where httptools is not installed) with one addition: from the moment a
+connection opens (or a kept-alive connection receives the first byte of its next request) the
+complete request head must arrive within ``header_timeout`` seconds, or the connection is closed.
 uvicorn's ``timeout_keep_alive`` closes idle kept-alive connections and ``limit_concurrency``
 answers 503 beyond that many connections and tasks.
 
@@ -20,6 +21,11 @@ from dataclasses import dataclass
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:   # httptools is a dependency; a source checkout without it runs on h11
+    HttpToolsProtocol = None
+
 
 @dataclass(frozen=True)
 class ConnectionLimits:
@@ -31,15 +37,12 @@ class ConnectionLimits:
     forwarded_allow_ips: str | None = None   # proxies whose X-Forwarded-For is trusted; None: no proxy headers
 
 
-class HeaderTimeoutH11(H11Protocol):
-    """uvicorn's h11 protocol with a request-head timeout (see the module docstring)."""
+class _HeadTimer:
+    """The request-head deadline shared by both protocols: armed when a connection opens and at the
+    first byte of each request, disarmed when the head is complete."""
 
     header_timeout = ConnectionLimits.header_timeout
-
-    def connection_made(self, transport) -> None:   # type: ignore[override]
-        super().connection_made(transport)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._arm_head_timer()
+    _head_timer: asyncio.TimerHandle | None = None
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -52,8 +55,19 @@ class HeaderTimeoutH11(H11Protocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        if self._awaiting_head() and not self.transport.is_closing():
             self.transport.close()
+
+
+class HeaderTimeoutH11(_HeadTimer, H11Protocol):
+    """uvicorn's h11 protocol with a request-head timeout (see the module docstring)."""
+
+    def connection_made(self, transport) -> None:   # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def _awaiting_head(self) -> bool:
+        return self.conn.their_state is h11.IDLE
 
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE:      # the first bytes of a request: its head is due in time
@@ -67,12 +81,42 @@ class HeaderTimeoutH11(H11Protocol):
         super().connection_lost(exc)
 
 
+if HttpToolsProtocol is not None:
+    class HeaderTimeoutHttpTools(_HeadTimer, HttpToolsProtocol):
+        """uvicorn's httptools protocol with a request-head timeout (see the module docstring)."""
+
+        def connection_made(self, transport) -> None:   # type: ignore[override]
+            super().connection_made(transport)
+            self._in_head = True
+            self._arm_head_timer()
+
+        def _awaiting_head(self) -> bool:
+            return self._in_head
+
+        def on_message_begin(self) -> None:
+            self._in_head = True
+            self._arm_head_timer()
+            super().on_message_begin()
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._disarm_head_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
+else:
+    HeaderTimeoutHttpTools = None
+
+
 def uvicorn_config(app, host: str, port: int, limits: ConnectionLimits | None = None, **kw):
     """uvicorn's Config with perpsim's bounds (the one place ``perpsim serve`` and the tests build it)."""
     import uvicorn
 
     limits = limits or ConnectionLimits()
-    protocol = type("HeaderTimeoutH11", (HeaderTimeoutH11,), {"header_timeout": limits.header_timeout})
+    base = HeaderTimeoutHttpTools or HeaderTimeoutH11
+    protocol = type(base.__name__, (base,), {"header_timeout": limits.header_timeout})
     kw.setdefault("log_level", "warning")
     # Binance pings every 3 minutes and disconnects a client silent for 10 ("WebSocket Market Streams");
     # a shorter keepalive with a binary payload broke nautilus_trader's pong
@@ -82,3 +126,14 @@ def uvicorn_config(app, host: str, port: int, limits: ConnectionLimits | None = 
                           timeout_keep_alive=limits.keep_alive, limit_concurrency=limits.max_concurrency,
                           proxy_headers=limits.forwarded_allow_ips is not None,
                           forwarded_allow_ips=limits.forwarded_allow_ips or "", **kw)
+
+
+def run(main) -> None:
+    """Run the server's coroutine on uvloop (libuv's event loop, as uvicorn picks it), or asyncio's own
+    loop where uvloop is not installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)

@@ -1,7 +1,6 @@
 """``perpsim serve``: a venue on embedded defaults behind Binance's USD-M API."""
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 import time
@@ -95,7 +94,7 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
     import uvicorn
 
     from perpsim.binance.app import Server
-    from perpsim.binance.transport import uvicorn_config
+    from perpsim.binance.transport import run, uvicorn_config
 
     from perpsim.venue.journal import JournalError
 
@@ -139,4 +138,4 @@ def run_serve(host: str, port: int, data_dir: Path | None, admin_token: str | No
         finally:
             await service.stop()
 
-    asyncio.run(main())
+    run(main())
