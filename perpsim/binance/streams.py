@@ -114,19 +114,25 @@ class StreamHub:
                 pass
 
     def on_result(self, seq: int, cmd: Command, result: Result) -> None:
+        """Build the messages of a command's events that someone listens to, and push them: market
+        messages only when a connection subscribes to a market stream, user messages only for the
+        accounts whose listen keys are open."""
         if not self.conns or not result.events:
             return
-        market = market_messages(self.service, cmd, result)
-        user = user_messages(self.service, cmd, result)
-        for conn in list(self.conns):
+        conns = list(self.conns)
+        market = market_messages(self.service, cmd, result) if any(c.subs for c in conns) else ()
+        watched = {acct for c in conns for acct in c.user_keys.values()}
+        by_account: dict[int, list] = {}
+        if watched:
+            for account_id, payload in user_messages(self.service, cmd, result, watched):
+                by_account.setdefault(account_id, []).append(payload)
+        for conn in conns:
             for stream, payload in market:
                 if stream in conn.subs:
                     conn.push(stream, payload)
-            if conn.user_keys:
-                for account_id, payload in user:
-                    for key, acct in conn.user_keys.items():
-                        if acct == account_id:
-                            conn.push(key, payload)
+            for key, acct in conn.user_keys.items():
+                for payload in by_account.get(acct, ()):
+                    conn.push(key, payload)
 
     async def _expire_listen_keys(self) -> None:
         while True:

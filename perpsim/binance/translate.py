@@ -36,13 +36,15 @@ def market_messages(service, cmd: Command, result: Result) -> list[tuple[str, ob
     return out
 
 
-def user_messages(service, cmd: Command, result: Result) -> list[tuple[int, object]]:
+def user_messages(service, cmd: Command, result: Result, accounts=None) -> list[tuple[int, object]]:
+    """The user-data messages of a command's events, as ``(account id, payload)``; only those of
+    ``accounts`` (the accounts someone listens to) when given."""
     out = []
     for e in result.events:
         fn = USER.get(type(e))
-        if fn is not None:
+        if fn is not None and (accounts is None or getattr(e, "account_id", None) in accounts):
             out += fn(service, e)
-    out += account_updates(service, cmd, result)
+    out += account_updates(service, cmd, result, accounts)
     return out
 
 
@@ -110,11 +112,14 @@ def _config(service, e: ConfigChanged) -> Iterable:
     return []
 
 
-def account_updates(service, cmd: Command, result: Result) -> list[tuple[int, object]]:
-    """One ACCOUNT_UPDATE per account whose futures balances or positions the command changed."""
+def account_updates(service, cmd: Command, result: Result, accounts=None) -> list[tuple[int, object]]:
+    """One ACCOUNT_UPDATE per account whose futures balances or positions the command changed
+    (of ``accounts`` only, when given)."""
     changes: dict[int, dict] = {}
     traded = set()
     for e in result.events:
+        if accounts is not None and getattr(e, "account_id", None) not in accounts:
+            continue
         if isinstance(e, BalanceChanged) and e.wallet in (FUTURES, "ISOLATED") and e.account_id > 0:
             c = changes.setdefault(e.account_id, {"assets": {}, "positions": {}, "reason": None, "time": e.time})
             c["assets"].setdefault(e.asset, 0)
