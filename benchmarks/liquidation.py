@@ -50,7 +50,7 @@ from perpsim.core.clearing import ClearingHouse
 from perpsim.core.fixed import SCALE, mul, parse
 from perpsim.core.instruments import default_instruments
 from perpsim.core.ledger import FUTURES, ISOLATED
-from perpsim.core.liquidation.detector import CROSS, IndexedDetector, NumpyScan, full_scan
+from perpsim.core.liquidation import CROSS, IndexedDetector, NumpyScan, full_scan
 from perpsim.core.positions import BOTH, LONG, SHORT, Position
 
 MARKS0 = {"BTCUSDT": "60000", "ETHUSDT": "3000", "XRPUSDT": "0.6", "SOLUSDT": "150", "BNBUSDT": "600",
@@ -231,7 +231,7 @@ def _close(ch: ClearingHouse, scope: tuple) -> None:
 
 def _codes(det: IndexedDetector, sids: np.ndarray) -> np.ndarray:
     """``NumpyScan`` scope codes of the detector's scope numbers (same symbol, asset, side order)."""
-    return NumpyScan._codes(det._aid_a[sids], det._kind_a[sids], det._symi_a[sids], det._side_a[sids])
+    return NumpyScan._codes(det._account[sids], det._kind[sids], det._symbol_ix[sids], det._pos_side[sids])
 
 
 def run(quick: bool = False, naive_ticks: int | None = None, crash: str = "all") -> dict:

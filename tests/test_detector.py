@@ -17,7 +17,7 @@ from perpsim.core.fixed import parse as P
 from perpsim.core.instruments import BracketTable
 from perpsim.core.ledger import FUTURES
 from perpsim.core.liquidation import CROSS, ISOLATED, IndexedDetector, full_scan, numpy_scan
-from perpsim.core.liquidation.detector import _Tab, _t1_key
+from perpsim.core.liquidation.t1_keys import _Tab, _t1_key
 from perpsim.core.margin import Leg, is_liquidatable, liquidation_price
 
 BASE = {"BTCUSDT": P("60000"), "ETHUSDT": P("3000"), "XRPUSDT": P("0.6")}

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from perpsim.core.events import LiquidationRecord
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import parse
-from perpsim.core.liquidation.detector import full_scan
+from perpsim.core.liquidation.scans import full_scan
 
 P = parse
 SYMBOLS = {"BTCUSDT": (P("60000"), P("0.1"), P("0.001")), "ETHUSDT": (P("3000"), P("0.01"), P("0.001"))}

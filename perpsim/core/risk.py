@@ -31,7 +31,8 @@ from typing import NamedTuple
 from .events import BalanceChanged, MarginCall, PositionChanged
 from .fixed import SCALE
 from .ledger import FUTURES
-from .liquidation.detector import CROSS, ISOLATED, Candidate, IndexedDetector
+from .liquidation.candidates import CROSS, ISOLATED, Candidate
+from .liquidation.detector import IndexedDetector
 from .margin import is_liquidatable, margin_ratio, notional, unrealized_pnl
 
 S = SCALE

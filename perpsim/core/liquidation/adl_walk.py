@@ -29,7 +29,7 @@ from ..fixed import SCALE
 from ..ledger import FUTURES
 from ..margin import notional, unrealized_pnl
 from ..positions import LONG, SHORT
-from .adl import INF, AdlEntry, _cross_balance, _queue_key, adl_ranking
+from .adl import AdlEntry, _cross_balance, _queue_key, adl_ranking
 
 _NONE, _SIMPLE, _EXACT = 0, 1, 2      # a row: no position on this side; a float row; ranked exactly
 _REL = 1e-15                          # relative error bound of one float conversion or product (>= 4 ulp)

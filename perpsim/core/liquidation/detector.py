@@ -19,7 +19,7 @@ Index (tiers T1/T2/T3):
   long and decreasing for a short, so the scope can only be liquidatable below (long) or above
   (short) one price. The key is that price solved per bracket in exact integers for
   ``g~(m) = PAD``, where ``g~`` is ``g`` without rounding and ``PAD`` exceeds every rounding error
-  (see ``_pad``): longs trigger when ``mark <= key``, shorts when ``mark >= key``. The key is
+  (see ``t1_keys._pad``): longs trigger when ``mark <= key``, shorts when ``mark >= key``. The key is
   conservative, never exact; hits are re-verified.
 * T2, cross accounts with several legs (several symbols, or hedge LONG+SHORT): a safe band per
   symbol around the marks of the last exact evaluation. Per symbol, a fall of the mark by ``dm``
@@ -28,12 +28,12 @@ Index (tiers T1/T2/T3):
   ``H = g - 2 x rounding bound`` no set of moves with ``sum_s |dm_s| L_s <= H`` can liquidate the
   account (``L_s`` the larger rate). Each symbol gets the same fraction ``f = H / sum_s L_s m_s``
   of its mark (the doc's ``H/G`` bound, per direction), only on a side that can lose (a
-  long-only account has no upper ends). The band ends live in ``_Bands``, one slot per account
+  long-only account has no upper ends). The band ends live in ``t2_bands._Bands``, one slot per account
   and symbol, unsorted: a re-band is a write, and a mark scans its symbol's slots only once it
   has passed the nearest end. When a mark leaves a band the account is re-checked exactly and
   re-banded.
-* T3: ``full_scan`` (plain Python, the oracle and the naive peer) and ``NumpyScan`` (vectorised
-  exact int64 recompute).
+* T3 (``scans.py``): ``full_scan`` (plain Python, the oracle and the naive peer) and ``NumpyScan``
+  (vectorised exact int64 recompute).
 
 Each T1 (symbol, direction) list is a few numpy sorted runs (bulk built, cut from the end as
 marks cross them, so a crash costs one ``searchsorted`` per run plus the hits; changes wait in
@@ -49,341 +49,18 @@ waterfall closes them.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right, insort
-from collections.abc import Sequence
-from typing import NamedTuple
+from bisect import bisect_right
 
 import numpy as np
 
-from ..fixed import SCALE, ceil_div
 from ..ledger import FUTURES
-from ..margin import entry_price, is_liquidatable, notional, unrealized_pnl
+from ..margin import entry_price
+from .candidates import _SIDE_IX, _SIDES, CROSS, ISOLATED, Candidate, Candidates
+from .int64_math import np_mul_rate
+from .t1_keys import HALF, KEYMAX, S, S2, _SideList, _t1_key, _Tab
+from .t2_bands import NEG, POS, _Bands
 
-ISOLATED, CROSS = "ISOLATED", "CROSS"
-S = SCALE
-HALF = SCALE // 2
-S2 = SCALE * SCALE
-KEYMAX = 1 << 60          # keys are clamped to [-KEYMAX, KEYMAX]; marks are far below
 _T1, _T2 = 1, 2
-_SIDES = ("BOTH", "LONG", "SHORT", "")
-_SIDE_IX = {s: i for i, s in enumerate(_SIDES)}
-
-
-class Candidate(NamedTuple):
-    """A liquidatable margin scope, exactly verified at the marks of the check.
-
-    Ordered (and sorted) by ``scope``: ``(account_id, kind, name, position_side)``.
-    """
-
-    account_id: int
-    kind: str               # ISOLATED or CROSS
-    name: str               # isolated: the symbol; cross: the margin asset
-    position_side: str      # isolated: BOTH/LONG/SHORT; cross: ""
-    asset: str              # margin asset
-    margin_balance: int
-    maint_margin: int
-    sid: int                # the detector's scope number (lets ``discard`` skip a lookup)
-
-    @property
-    def symbol(self) -> str:
-        """The isolated position's symbol; "" for a cross account."""
-        return self.name if self.kind == ISOLATED else ""
-
-    @property
-    def scope(self) -> tuple:
-        """``(account_id, ISOLATED, symbol, side)`` or ``(account_id, CROSS, asset, "")``."""
-        return (self.account_id, self.kind, self.name, self.position_side)
-
-
-class Candidates(Sequence):
-    """The liquidatable scopes one check found; read as ``Candidate`` objects sorted by scope.
-
-    Held as columns (the detector's scope numbers and the exact figures, in the detector's
-    order): a crash's thousands of hits cost numpy operations, and the ``Candidate`` objects are
-    built and sorted only when read. Compares equal to a list of the same candidates.
-    """
-
-    __slots__ = ("sids", "margin_balance", "maint_margin", "_det", "_items")
-
-    def __init__(self, det: "IndexedDetector", sids: np.ndarray, mb: np.ndarray, mm: np.ndarray):
-        self.sids, self.margin_balance, self.maint_margin = sids, mb, mm
-        self._det = det
-        self._items: list | None = None
-
-    def _list(self) -> list:
-        if self._items is None:
-            self._items = sorted(self._det._candidates(self.sids, self.margin_balance, self.maint_margin))
-        return self._items
-
-    def __len__(self) -> int:
-        return len(self.sids)
-
-    def __getitem__(self, i):
-        return self._list()[i]
-
-    def __iter__(self):
-        return iter(self._list())
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, (list, tuple, Candidates)) and list(self) == list(other)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"Candidates({self._list()!r})"
-
-
-class _Tab:
-    """A symbol's bracket table as plain lists and arrays, for the hot path."""
-
-    __slots__ = ("caps", "floors", "mmrs", "cums", "last", "prefmax", "asset", "err", "caps_a", "mmrs_a",
-                 "cums_a")
-
-    def __init__(self, table, asset: str):
-        bs = table.brackets
-        self.caps = tuple(b.cap for b in bs)
-        self.floors = tuple(b.floor for b in bs)
-        self.mmrs = tuple(b.mmr for b in bs)
-        self.cums = tuple(b.cum for b in bs)
-        self.last = len(bs) - 1
-        pm, top = [], 0
-        for r in self.mmrs:
-            top = max(top, r)
-            pm.append(top)
-        self.prefmax = tuple(pm)     # highest MMR of tiers 1..k
-        self.asset = asset
-        self.err = _pad(len(bs))
-        self.caps_a = np.array([min(c, NumpyScan.LIMIT) for c in self.caps], dtype=np.int64)
-        self.mmrs_a = np.array(self.mmrs, dtype=np.int64)
-        self.cums_a = np.array(self.cums, dtype=np.int64)
-
-    def bracket(self, n: int) -> int:
-        i = bisect_right(self.caps, n)
-        return i if i < self.last else self.last
-
-
-def _pad(tiers: int) -> int:
-    """Bound on |g - g~| for one leg, in 1e-8 units, plus slack.
-
-    mul(q, m): 0.5; mul(n, mmr) with n off by 0.5: 1; a bracket picked from the rounded n on the
-    other side of a floor: 1; each floor's cum rounding makes g~ jump by <= 0.5 (summed over
-    tiers). Doubled for slack. In price the pad is ``pad / |q|``: for 0.001 BTC, 4e-5 USDT, far
-    below one tick.
-    """
-    return 16 + 2 * tiers
-
-
-class _SideList:
-    """Keys of one (symbol, direction); a hit is an entry with ``key >= x``.
-
-    DOWN lists hold long-like keys and are queried with ``x = mark``; UP lists hold negated keys
-    and are queried with ``x = -mark``. Entries live in sorted runs (numpy arrays of key, sid,
-    version, valid up to ``end``, with ``top`` the key at ``end - 1`` as a Python int): a query
-    cuts its hits off the end of each run with one ``searchsorted``. New entries wait unsorted
-    in ``pend`` (batches from the numpy paths, and single entries once ``buf``, a small sorted
-    list queried by bisection, holds ``BUF_MAX``), each batch scanned whole by a query that
-    reaches its highest key, until they are ``PEND_MIN`` and an eighth of the sorted ones (or
-    ``PEND_PARTS`` batches): then they become one run. Runs are merged
-    binomially (a run is merged into the previous one once it reaches half its size), so there
-    are O(log n) of them, and void entries are dropped when runs merge.
-    """
-
-    BUF_MAX = 256
-    PEND_MIN = 4096
-    PEND_PARTS = 8
-    NOTOP = -(1 << 62)      # ``top`` of an empty run; below every key
-
-    __slots__ = ("runs", "buf", "bufa", "pend", "npend")
-
-    def __init__(self) -> None:
-        self.runs: list[list] = []    # [keys, sids, vers, end, top, seq: sids are consecutive]
-        self.buf: list[tuple[int, int, int]] = []
-        self.bufa: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.pend: list[list] = []            # [keys, sids, vers, top], unsorted
-        self.npend = 0                        # entries in ``pend``
-
-    def pop_hits(self, x: int, ver_arr: np.ndarray) -> np.ndarray | None:
-        """Remove every entry with key >= x; return the sids of the current ones."""
-        got = []
-        for run in self.runs:
-            if run[4] >= x:
-                keys, end = run[0], run[3]
-                i = int(np.searchsorted(keys[:end], x, "left"))
-                sids = run[1][i:end]
-                if run[5]:            # consecutive scope numbers: read the versions as a slice
-                    s0 = int(sids[0])
-                    cur = ver_arr[s0: s0 + len(sids)]
-                else:
-                    cur = np.take(ver_arr, sids)
-                got.append(sids[run[2][i:end] == cur])
-                run[3] = i
-                run[4] = int(keys[i - 1]) if i else self.NOTOP
-        gone = False
-        for part in self.pend:
-            if part[3] >= x:
-                keys, sids, vers = part[0], part[1], part[2]
-                hit = keys >= x
-                hs = sids[hit]
-                got.append(hs[vers[hit] == ver_arr[hs]])
-                self.npend -= len(hs)
-                if len(hs) < len(keys):
-                    rest = ~hit
-                    part[0], part[1], part[2] = keys[rest], sids[rest], vers[rest]
-                    part[3] = int(part[0].max())
-                else:
-                    part[3] = None
-                    gone = True
-        if gone:
-            self.pend = [p for p in self.pend if p[3] is not None]
-        buf = self.buf
-        if buf and buf[-1][0] >= x:
-            j = bisect_left(buf, (x,))
-            ok = [sid for _, sid, ver in buf[j:] if ver_arr[sid] == ver]
-            del buf[j:]
-            if ok:
-                got.append(np.array(ok, dtype=np.int64))
-        if not got:
-            return None
-        return got[0] if len(got) == 1 else np.concatenate(got)
-
-    def add(self, key: int, sid: int, ver: int) -> None:
-        insort(self.buf, (key, sid, ver))
-
-    def flush(self, ver_arr: np.ndarray) -> None:
-        """Move buffered entries to ``pend``; sort it into a run once it is big enough; merge
-        runs (dropping void entries)."""
-        if len(self.buf) >= self.BUF_MAX:
-            arr = np.array(self.buf, dtype=np.int64).reshape(-1, 3)
-            self.bufa.append((arr[:, 0], arr[:, 1], arr[:, 2]))
-            self.buf = []
-        if self.bufa:
-            for keys, sids, vers in self.bufa:
-                if len(keys):
-                    self.pend.append([keys, sids, vers, int(keys.max())])
-                    self.npend += len(keys)
-            self.bufa = []
-        if not self.pend:
-            return
-        runs = self.runs
-        live = sum(r[3] for r in runs)
-        if self.npend < max(self.PEND_MIN, live >> 3) and len(self.pend) < self.PEND_PARTS:
-            return
-        keys, sids, vers = (np.concatenate(col) for col in zip(*(p[:3] for p in self.pend)))
-        self.pend, self.npend = [], 0
-        order = np.argsort(keys, kind="stable")
-        self._append(keys[order], sids[order], vers[order])
-        while len(runs) > 1 and 2 * runs[-1][3] >= runs[-2][3]:
-            self._merge(len(runs) - 2, ver_arr)
-
-    def _append(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
-        if len(keys):
-            seq = bool(int(sids[-1]) - int(sids[0]) == len(sids) - 1 and (np.diff(sids) == 1).all())
-            self.runs.append([keys, sids, vers, len(keys), int(keys[-1]), seq])
-
-    def _merge(self, start: int, ver_arr: np.ndarray) -> None:
-        """Merge runs[start:] into one, dropping void and cut-off entries."""
-        tail = self.runs[start:]
-        del self.runs[start:]
-        keys = np.concatenate([r[0][: r[3]] for r in tail])
-        sids = np.concatenate([r[1][: r[3]] for r in tail])
-        vers = np.concatenate([r[2][: r[3]] for r in tail])
-        ok = vers == ver_arr[sids]
-        keys, sids, vers = keys[ok], sids[ok], vers[ok]
-        order = np.argsort(keys, kind="stable")
-        self._append(keys[order], sids[order], vers[order])
-
-    def load_arrays(self, keys: np.ndarray, sids: np.ndarray, vers: np.ndarray) -> None:
-        """Replace everything with the given entries."""
-        self.runs, self.buf, self.bufa = [], [], []
-        self.pend, self.npend = [], 0
-        order = np.argsort(keys, kind="stable")
-        self._append(keys[order], sids[order], vers[order])
-
-    def __len__(self) -> int:
-        return (sum(r[3] for r in self.runs) + len(self.buf) + sum(len(a[0]) for a in self.bufa)
-                + self.npend)
-
-
-NEG, POS = -(1 << 62), 1 << 62     # band ends that never trigger
-
-
-class _Bands:
-    """The safe bands of the T2 accounts: per symbol (a row), one slot per account holding it. A
-    re-check is due when the symbol's mark falls to ``lo`` or below, or rises to ``hi`` or above
-    (``NEG``/``POS``: never). Unsorted: a batch re-band is one scatter. A query scans a row only
-    when the mark has passed its highest ``lo`` or lowest ``hi`` (``lo_top``/``hi_bot``, which may
-    be stale towards safety after clears and are recomputed by each scan)."""
-
-    __slots__ = ("lo", "hi", "own", "n", "free", "lo_top", "hi_bot")
-
-    def __init__(self, nsym: int) -> None:
-        self.lo = np.full((nsym, 256), NEG, np.int64)
-        self.hi = np.full((nsym, 256), POS, np.int64)
-        self.own = np.full((nsym, 256), -1, np.int64)
-        self.n = [0] * nsym
-        self.free: list[list[int]] = [[] for _ in range(nsym)]
-        self.lo_top = np.full(nsym, NEG, np.int64)
-        self.hi_bot = np.full(nsym, POS, np.int64)
-
-    def alloc(self, j: int, sid: int) -> int:
-        if self.free[j]:
-            slot = self.free[j].pop()
-        else:
-            slot = self.n[j]
-            if slot == self.lo.shape[1]:
-                pad = ((0, 0), (0, slot))
-                self.lo = np.pad(self.lo, pad, constant_values=NEG)
-                self.hi = np.pad(self.hi, pad, constant_values=POS)
-                self.own = np.pad(self.own, pad, constant_values=-1)
-            self.n[j] = slot + 1
-        self.own[j, slot] = sid
-        return slot
-
-    def release(self, j: int, slot: int) -> None:
-        self.lo[j, slot], self.hi[j, slot], self.own[j, slot] = NEG, POS, -1
-        self.free[j].append(slot)
-
-    def set(self, j: int, slot: int, lo: int, hi: int) -> None:
-        self.lo[j, slot], self.hi[j, slot] = lo, hi
-        if lo > self.lo_top[j]:
-            self.lo_top[j] = lo
-        if hi < self.hi_bot[j]:
-            self.hi_bot[j] = hi
-
-    def set_many(self, js: np.ndarray, slots: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        at = js * self.lo.shape[1] + slots       # flat positions: 1-D scatters are much faster
-        self.lo.reshape(-1)[at] = lo
-        self.hi.reshape(-1)[at] = hi
-        np.maximum.at(self.lo_top, js, lo)
-        np.minimum.at(self.hi_bot, js, hi)
-
-    def clear_many(self, js: np.ndarray, slots: np.ndarray) -> None:
-        at = js * self.lo.shape[1] + slots
-        self.lo.reshape(-1)[at] = NEG
-        self.hi.reshape(-1)[at] = POS
-
-    def pop_hits(self, j: int, m: int) -> np.ndarray | None:
-        """Clear the slots of symbol ``j`` whose band the mark ``m`` has left; their owners."""
-        down = up = None
-        n = self.n[j]
-        if self.lo_top[j] >= m:
-            lo = self.lo[j, :n]
-            h = np.flatnonzero(lo >= m)
-            lo[h] = NEG
-            self.lo_top[j] = lo.max() if n else NEG
-            down = np.take(self.own[j], h)
-        if self.hi_bot[j] <= m:
-            hi = self.hi[j, :n]
-            h = np.flatnonzero(hi <= m)
-            hi[h] = POS
-            self.hi_bot[j] = hi.min() if n else POS
-            up = np.take(self.own[j], h)
-        if up is None:
-            return down
-        return up if down is None else np.concatenate([down, up])
-
-    def count(self) -> int:
-        return int(np.count_nonzero(self.lo != NEG) + np.count_nonzero(self.hi != POS))
 
 
 class IndexedDetector:
@@ -410,11 +87,25 @@ class IndexedDetector:
     VECTOR_MIN = 4            # a numpy batch costs about as much as four checks on the live objects
     _BIG = 1 << 62
     _NBITS = 57               # T2 batch checks: notionals below 2^57 units (1.4e9 USDT per leg)
-    _COLS = (("_vera", np.int64), ("_tier_n", np.int8), ("_tier_a", np.int8), ("_kind_a", np.int8),
-             ("_aid_a", np.int64), ("_side_a", np.int8), ("_symi_a", np.int16), ("_kkey", np.int64),
-             ("_kdir", np.int8), ("_mw", np.int64), ("_mq", np.int64), ("_mc", np.int64),
-             ("_ls", np.int64), ("_ln", np.int32), ("_le", np.int32),
-             ("_flg", np.int8))
+    #: the per-scope columns (indexed by scope number)
+    _COLS = (
+        ("_version", np.int64),        # bumped on every change; voids the scope's older list entries
+        ("_tier", np.int8),            # T1 (one leg) or T2 (several cross legs)
+        ("_mirror_tier", np.int8),     # the tier whose mirror below is current (0: check on the live objects)
+        ("_kind", np.int8),            # 1 isolated, 2 cross
+        ("_account", np.int64),        # account id
+        ("_pos_side", np.int8),        # index in _SIDES
+        ("_symbol_ix", np.int16),      # isolated: the symbol; cross: its one leg's symbol (T1)
+        ("_key", np.int64),            # T1: the mark the scope triggers at (conservative)
+        ("_key_dir", np.int8),         # T1 entry: 1 below the key (long), 2 above (short), 0 none
+        ("_mirror_wallet", np.int64),  # the wallet, qty and cost the scope was last indexed with
+        ("_mirror_qty", np.int64),
+        ("_mirror_cost", np.int64),
+        ("_legs_start", np.int64),     # T2: its first row in _legs
+        ("_legs_count", np.int32),     # T2: how many rows
+        ("_legs_err", np.int32),       # T2: the rounding bound of its figures
+        ("_flagged", np.int8),         # liquidatable at the last check: out of the index until it recovers
+    )
 
     def __init__(self, clearing, marks: dict[str, int] | None = None):
         self.clearing = clearing
@@ -429,31 +120,31 @@ class IndexedDetector:
         self._sym_list = sorted(self._tabs)
         self._sym_ix = {s: i for i, s in enumerate(self._sym_list)}
         self._tab_arrays = [self._tabs[s] for s in self._sym_list]
-        self._mmrmax_a = np.array([float(self._tabs[s].prefmax[-1]) for s in self._sym_list])
+        self._top_mmr = np.array([float(self._tabs[s].prefmax[-1]) for s in self._sym_list])
         # every symbol's brackets in one sorted array: key (symbol index << 57) + cap, so that one
         # searchsorted finds the bracket of each leg of a T2 batch (notionals < 2^57 there)
         tops = (1 << self._NBITS) - 1
-        self._capkey = np.concatenate([(j << self._NBITS) + np.minimum(t.caps_a, tops)
+        self._bracket_key = np.concatenate([(j << self._NBITS) + np.minimum(t.caps_a, tops)
                                        for j, t in enumerate(self._tab_arrays)])
-        self._capoff = np.cumsum([0] + [t.last + 1 for t in self._tab_arrays])[:-1].astype(np.int64)
-        self._mmrflat = np.concatenate([t.mmrs_a for t in self._tab_arrays])
-        self._cumflat = np.concatenate([t.cums_a for t in self._tab_arrays])
-        self._last_a = np.array([t.last for t in self._tab_arrays], dtype=np.int64)
-        self._capend = self._capoff + self._last_a       # each symbol's top bracket in the flat arrays
+        self._bracket_offset = np.cumsum([0] + [t.last + 1 for t in self._tab_arrays])[:-1].astype(np.int64)
+        self._bracket_mmr = np.concatenate([t.mmrs_a for t in self._tab_arrays])
+        self._bracket_cum = np.concatenate([t.cums_a for t in self._tab_arrays])
+        self._top_bracket = np.array([t.last for t in self._tab_arrays], dtype=np.int64)
+        self._bracket_top = self._bracket_offset + self._top_bracket       # each symbol's top bracket in the flat arrays
         # bracket b holds the notionals in [_brlo[b], _brhi[b]); the extra last entry holds none
         # (the bracket -1 of a leg not placed yet)
-        self._brlo = np.concatenate([np.concatenate([[0], t.caps_a[: t.last]]) for t in self._tab_arrays]
+        self._bracket_lo = np.concatenate([np.concatenate([[0], t.caps_a[: t.last]]) for t in self._tab_arrays]
                                     + [[POS]]).astype(np.int64)
-        self._brhi = np.concatenate([np.concatenate([t.caps_a[: t.last], [POS]]) for t in self._tab_arrays]
+        self._bracket_hi = np.concatenate([np.concatenate([t.caps_a[: t.last], [POS]]) for t in self._tab_arrays]
                                     + [[NEG]]).astype(np.int64)
-        self._one = {s: (s,) for s in self._sym_list}
+        self._one_symbol = {s: (s,) for s in self._sym_list}
         self._assets: list[str] = sorted({t.asset for t in self._tabs.values()})
         self._asset_ix = {a: i for i, a in enumerate(self._assets)}
-        self._mark_a = np.array([self.marks.get(s, 0) or 0 for s in self._sym_list], dtype=np.int64)
-        self._mh, self._ml = np.divmod(self._mark_a, S)
+        self._symbol_mark = np.array([self.marks.get(s, 0) or 0 for s in self._sym_list], dtype=np.int64)
+        self._mark_hi, self._mark_lo = np.divmod(self._symbol_mark, S)
         self._lists: dict[str, tuple[_SideList, _SideList]] = {}
-        self._obj: list = []                     # Position (isolated) or Account (cross), per scope
-        self._cw: dict[int, object] = {}         # cross scope -> its cross Wallet
+        self._scope_obj: list = []                     # Position (isolated) or Account (cross), per scope
+        self._cross_wallets: dict[int, object] = {}         # cross scope -> its cross Wallet
         self._n = 0
         count = 0
         for acct in ch.accounts.values():
@@ -473,10 +164,10 @@ class IndexedDetector:
         # a batch re-check reads one block each
         self._legs = np.zeros((4096, 5), np.int64)
         self._bands = _Bands(len(self._sym_list))
-        self._lfill = 0
+        self._legs_used = 0
         self._compact_at = 1 << 16
         self._acct: dict[int, array] = {}        # account -> its scopes (array('q'): no int objects)
-        # flagged scopes: ``_flg`` per scope. Those flagged by a batch check are in ``_fparts``
+        # flagged scopes: ``_flagged`` per scope. Those flagged by a batch check are in ``_fparts``
         # as they were flagged: (sids, MB, MM, the symbol index each is exposed to, -1 for every
         # symbol: a multi-leg cross account). Those flagged one by one on the live objects have
         # their Candidate in ``_flag`` (figures may exceed int64) and their symbol in ``_flag_js``.
@@ -514,15 +205,15 @@ class IndexedDetector:
             col = getattr(self, name)
             col[:n] = col[:n][perm]
         objs = np.empty(n, dtype=object)     # (no Python int per scope: the peak RSS counts)
-        objs[:] = self._obj
-        self._obj = objs[perm].tolist()
+        objs[:] = self._scope_obj
+        self._scope_obj = objs[perm].tolist()
         del objs
         invl = array("q")
         invl.frombytes(inv.tobytes())
         acct = self._acct
         for a, sids in acct.items():
             acct[a] = array("q", [invl[s] for s in sids])
-        self._cw = {invl[s]: w for s, w in self._cw.items()}
+        self._cross_wallets = {invl[s]: w for s, w in self._cross_wallets.items()}
         self._flag = {invl[s]: c._replace(sid=invl[s]) for s, c in self._flag.items()}
         self._fparts = [(inv[a], b, c, js) for a, b, c, js in self._fparts]
         self._flag_js = {invl[s]: j for s, j in self._flag_js.items()}
@@ -540,41 +231,41 @@ class IndexedDetector:
 
     def _new_sid(self, obj, kind: int, aid: int, side: int, symi: int) -> int:
         sid = self._n
-        if sid >= len(self._vera):
+        if sid >= len(self._version):
             for name, dt in self._COLS:
                 old = getattr(self, name)
                 grown = np.zeros(len(old) + (len(old) >> 1) + 1024, dt)
                 grown[: len(old)] = old
                 setattr(self, name, grown)
         self._n = sid + 1
-        self._obj.append(obj)
-        self._kind_a[sid] = kind
-        self._aid_a[sid] = aid
-        self._side_a[sid] = side
-        self._symi_a[sid] = symi
+        self._scope_obj.append(obj)
+        self._kind[sid] = kind
+        self._account[sid] = aid
+        self._pos_side[sid] = side
+        self._symbol_ix[sid] = symi
         return sid
 
     def scope_of(self, sid: int) -> tuple:
         """The scope tuple of an internal scope number."""
-        aid = int(self._aid_a[sid])
-        if self._kind_a[sid] == 1:
-            return (aid, ISOLATED, self._sym_list[self._symi_a[sid]], _SIDES[self._side_a[sid]])
-        return (aid, CROSS, self._assets[self._symi_a[sid]], "")
+        aid = int(self._account[sid])
+        if self._kind[sid] == 1:
+            return (aid, ISOLATED, self._sym_list[self._symbol_ix[sid]], _SIDES[self._pos_side[sid]])
+        return (aid, CROSS, self._assets[self._symbol_ix[sid]], "")
 
     def _bump(self, sid: int) -> None:
         """Void the scope's index entries (its T1 key, its T2 bands)."""
-        self._vera[sid] += 1
-        k = int(self._ln[sid])
+        self._version[sid] += 1
+        k = int(self._legs_count[sid])
         if k:
-            f = int(self._ls[sid])
+            f = int(self._legs_start[sid])
             rows = self._legs[f: f + k]
             self._bands.clear_many(rows[:, 2], rows[:, 3])
 
     def _leg_rows(self, sids: np.ndarray) -> np.ndarray:
         """Rows of the legs table of the given T2 scopes."""
-        cnt = self._ln[sids].astype(np.int64)
+        cnt = self._legs_count[sids].astype(np.int64)
         starts = np.cumsum(cnt) - cnt
-        return np.repeat(self._ls[sids] - starts, cnt) + np.arange(int(cnt.sum()))
+        return np.repeat(self._legs_start[sids] - starts, cnt) + np.arange(int(cnt.sum()))
 
     def _clear_bands(self, sids: np.ndarray) -> None:
         """No band triggers for these T2 scopes (flagged, discarded or being re-checked)."""
@@ -583,20 +274,20 @@ class IndexedDetector:
 
     def _release_bands(self, sid: int) -> None:
         """Give back the scope's band slots (it is no longer a T2 scope)."""
-        f, k = int(self._ls[sid]), int(self._ln[sid])
+        f, k = int(self._legs_start[sid]), int(self._legs_count[sid])
         for j, slot in dict(self._legs[f: f + k, 2:4].tolist()).items():
             self._bands.release(j, slot)
-        self._ln[sid] = 0
+        self._legs_count[sid] = 0
 
     def _flush(self) -> None:
-        vera = self._vera
+        version_col = self._version
         for pair in self._lists.values():
-            pair[0].flush(vera)
-            pair[1].flush(vera)
-        if self._lfill > self._compact_at:
-            if self._lfill > 3 * int(self._ln[: self._n].sum()):
+            pair[0].flush(version_col)
+            pair[1].flush(version_col)
+        if self._legs_used > self._compact_at:
+            if self._legs_used > 3 * int(self._legs_count[: self._n].sum()):
                 self._compact_legs()
-            self._compact_at = max(1 << 16, 2 * self._lfill)
+            self._compact_at = max(1 << 16, 2 * self._legs_used)
 
     # ------------------------------------------------------------------ hooks
     def on_account_changed(self, account_id: int) -> list[Candidate]:
@@ -630,9 +321,9 @@ class IndexedDetector:
             self.marks[sym] = m
             ix = self._sym_ix.get(sym)
             if ix is not None:
-                self._mark_a[ix] = m
-        self._mh, self._ml = np.divmod(self._mark_a, S)   # marks split at S, for exact products
-        vera, tier_a, vmin = self._vera, self._tier_a, self.VECTOR_MIN
+                self._symbol_mark[ix] = m
+        self._mark_hi, self._mark_lo = np.divmod(self._symbol_mark, S)   # marks split at S, for exact products
+        version_col, mirror_tier, vmin = self._version, self._mirror_tier, self.VECTOR_MIN
         ones: list[tuple] = []        # T1 hits: (symbol index, sids), checked together below
         hits: list[tuple] = []        # (sids, margin balances, maint margins), checked in numpy
         out: list[Candidate] = []     # checked one by one
@@ -650,12 +341,12 @@ class IndexedDetector:
             if pair is None:
                 continue
             for sl, x in ((pair[0], m), (pair[1], -m)):
-                got = sl.pop_hits(x, vera)
+                got = sl.pop_hits(x, version_col)
                 if got is None or not len(got):
                     continue
                 # only T1 scopes have list entries (T2 ones are in _Bands); those without a
-                # mirror (tier_a 0) are checked one by one
-                mirrored = np.take(tier_a, got) == 1
+                # mirror (mirror_tier 0) are checked one by one
+                mirrored = np.take(mirror_tier, got) == 1
                 if mirrored.any():
                     ones.append((ix, got[mirrored]))
                 if not mirrored.all():
@@ -668,7 +359,7 @@ class IndexedDetector:
                     slow.extend(o.tolist())
         if t2:
             two = _unique(np.concatenate(t2))
-            mirrored = tier_a[two] == 2
+            mirrored = mirror_tier[two] == 2
             if not mirrored.all():
                 slow.extend(two[~mirrored].tolist())
                 two = two[mirrored]
@@ -711,9 +402,9 @@ class IndexedDetector:
         new = tuple.__new__
         syms, assets, tabs = self._sym_list, self._assets, self._tabs
         out = []
-        for sid, aid, kind, ix, side, b, m in zip(sids.tolist(), self._aid_a[sids].tolist(),
-                                                  self._kind_a[sids].tolist(), self._symi_a[sids].tolist(),
-                                                  self._side_a[sids].tolist(), mb.tolist(), mm.tolist()):
+        for sid, aid, kind, ix, side, b, m in zip(sids.tolist(), self._account[sids].tolist(),
+                                                  self._kind[sids].tolist(), self._symbol_ix[sids].tolist(),
+                                                  self._pos_side[sids].tolist(), mb.tolist(), mm.tolist()):
             if kind == 1:
                 sym = syms[ix]
                 out.append(new(Candidate, (aid, ISOLATED, sym, _SIDES[side], tabs[sym].asset, b, m, sid)))
@@ -735,17 +426,17 @@ class IndexedDetector:
         if not len(arr):
             return
         # flagged scopes have no index entries and no band triggers already; the others are voided
-        un = arr[self._flg[arr] == 0]
-        self._flg[arr] = 0
+        un = arr[self._flagged[arr] == 0]
+        self._flagged[arr] = 0
         if self._flag:                # the few flagged one by one
-            flg = self._flg
+            flg = self._flagged
             for sid in [k for k in self._flag if not flg[k]]:
                 del self._flag[sid], self._flag_js[sid]
         if len(un):
-            self._vera[un] += 1
-            self._tier_a[un] = 0
-            self._kdir[un] = 0
-            t2 = un[self._ln[un] > 0]
+            self._version[un] += 1
+            self._mirror_tier[un] = 0
+            self._key_dir[un] = 0
+            t2 = un[self._legs_count[un] > 0]
             if len(t2):
                 self._clear_bands(t2)
 
@@ -758,7 +449,7 @@ class IndexedDetector:
         if good.any():
             idx = arr[good]
             aids = np.array([c[0] for c, g in zip(scopes, good.tolist()) if g], dtype=np.int64)
-            good[good] = self._aid_a[idx] == aids
+            good[good] = self._account[idx] == aids
         for i in np.flatnonzero(~good).tolist():     # not a Candidate of ours: look it up
             sc = scopes[i]
             sid = self._find(tuple(sc[:4]) if isinstance(sc, Candidate) else tuple(sc))
@@ -775,12 +466,12 @@ class IndexedDetector:
         """Every scope flagged liquidatable at the last check that concerned it (sorted)."""
         flag = self._flag
         out = list(flag.values())
-        parts = [p[:3] for p in self._fparts if self._flg[p[0]].any()]
+        parts = [p[:3] for p in self._fparts if self._flagged[p[0]].any()]
         if parts:
             sids, mb, mm = (np.concatenate(col)[::-1] for col in zip(*parts))   # newest first
             sids, first = np.unique(sids, return_index=True)
             mb, mm = mb[first], mm[first]
-            keep = self._flg[sids] == 1
+            keep = self._flagged[sids] == 1
             if flag:                  # flagged one by one: their Candidate is in ``_flag``
                 fl = np.array(sorted(flag), dtype=np.int64)
                 pos = np.minimum(np.searchsorted(sids, fl), len(sids) - 1)
@@ -796,7 +487,7 @@ class IndexedDetector:
         return {"scopes": self._n, "entries": sum(len(a) + len(b) for a, b in self._lists.values())
                 + self._bands.count(),
                 "runs": sum(len(a.runs) + len(b.runs) for a, b in self._lists.values()),
-                "flagged": int(self._flg[: self._n].sum()), "t2": int((self._tier_n[: self._n] == _T2).sum())}
+                "flagged": int(self._flagged[: self._n].sum()), "t2": int((self._tier[: self._n] == _T2).sum())}
 
     # ------------------------------------------------------------------ batch checks
     def _verify_batch(self, parts: list, hits: list, slow: list) -> None:
@@ -815,12 +506,12 @@ class IndexedDetector:
         k = len(sids)
         if int(sids[-1]) - int(sids[0]) == k - 1:
             at = slice(int(sids[0]), int(sids[0]) + k)
-            q, w, c = self._mq[at], self._mw[at], self._mc[at]
+            q, w, c = self._mirror_qty[at], self._mirror_wallet[at], self._mirror_cost[at]
         else:
             at = sids
-            q, w, c = take(self._mq, sids), take(self._mw, sids), take(self._mc, sids)
+            q, w, c = take(self._mirror_qty, sids), take(self._mirror_wallet, sids), take(self._mirror_cost, sids)
         absq = np.abs(q)
-        m = take(self._mark_a, js)
+        m = take(self._symbol_mark, js)
         big = absq * (m / S) >= 0.5 * (1 << self._NBITS)      # notionals the flat bracket search can't take
         if big.any():
             slow.extend(sids[big].tolist())
@@ -830,9 +521,9 @@ class IndexedDetector:
             if not len(sids):
                 return
         qh, ql = np.divmod(absq, S)     # n = round(|q| m / S) exactly, |q| and m split at S
-        n = qh * m + ql * take(self._mh, js) + (ql * take(self._ml, js) + HALF) // S
-        bi = np.minimum(np.searchsorted(self._capkey, (js << self._NBITS) + n, "right"), take(self._capend, js))
-        mm = _np_mul_rate(n, take(self._mmrflat, bi)) - take(self._cumflat, bi)
+        n = qh * m + ql * take(self._mark_hi, js) + (ql * take(self._mark_lo, js) + HALF) // S
+        bi = np.minimum(np.searchsorted(self._bracket_key, (js << self._NBITS) + n, "right"), take(self._bracket_top, js))
+        mm = np_mul_rate(n, take(self._bracket_mmr, bi)) - take(self._bracket_cum, bi)
         mb = w + np.where(q > 0, n, -n) - c
         liq = (mm > 0) & (mb <= mm)
         if liq.all():
@@ -841,11 +532,11 @@ class IndexedDetector:
             return
         near = np.flatnonzero(~liq)     # near misses: the same key again
         ns = sids[near]
-        key = take(self._kkey, ns)
-        down = take(self._kdir, ns) == 1
+        key = take(self._key, ns)
+        down = take(self._key_dir, ns) == 1
         code = take(js, near) * 2 + down
         for cd, kk, ss in _by_symbol(code, np.where(down, key, -key), ns):
-            self._side(self._sym_list[cd >> 1], bool(cd & 1)).bufa.append((kk, ss, take(self._vera, ss)))
+            self._side(self._sym_list[cd >> 1], bool(cd & 1)).bufa.append((kk, ss, take(self._version, ss)))
         if liq.any():
             ls = sids[liq]
             self._flag_batch(ls, mb[liq], mm[liq], js[liq])
@@ -855,8 +546,8 @@ class IndexedDetector:
         """Flag scopes found liquidatable by a batch check; ``js``: the symbol index each is
         exposed to (-1: every symbol); ``at``: the same scopes as a slice, when consecutive."""
         at = sids if at is None else at
-        self._flg[at] = 1
-        self._kdir[at] = 0            # flagged: no entry until it recovers
+        self._flagged[at] = 1
+        self._key_dir[at] = 0            # flagged: no entry until it recovers
         self._fparts.append((sids, mb, mm, js))
         if len(self._fparts) > 64:
             self._flagged_for([])     # drops the parts whose scopes were all discarded or cleared
@@ -870,7 +561,7 @@ class IndexedDetector:
         expose[ixs] = True
         expose[-1] = True             # js -1: exposed to every symbol
         keep, out = [], []
-        flg = self._flg
+        flg = self._flagged
         for part in self._fparts:
             sids = part[0]
             on = np.take(flg, sids) == 1
@@ -895,51 +586,51 @@ class IndexedDetector:
         flagged, the others get new bands (computed in float, shrunk by 1e-9 and one price unit
         so that float rounding cannot widen them)."""
         take = np.take            # (np.take gathers about twice as fast as fancy indexing)
-        cnt = take(self._ln, sids)
+        cnt = take(self._legs_count, sids)
         starts = np.cumsum(cnt, dtype=np.int64) - cnt
         tot = int(starts[-1] + cnt[-1])
         acc = np.repeat(np.arange(len(sids)), cnt)
-        li = np.arange(tot) + take(take(self._ls, sids) - starts, acc)
+        li = np.arange(tot) + take(take(self._legs_start, sids) - starts, acc)
         q, cost, sy, slot, bi = take(self._legs, li, axis=0).T
         absq = np.abs(q)
-        m = take(self._mark_a, sy)
+        m = take(self._symbol_mark, sy)
         if not m.all() or float((absq * (m / S)).max()) >= 0.5 * (1 << self._NBITS):
             slow.extend(sids.tolist())
             return
         # n = round(|q| m / S) exactly: |q| = qh S + ql, m = mh S + ml
         qh, ql = np.divmod(absq, S)
-        n = qh * m + ql * take(self._mh, sy) + (ql * take(self._ml, sy) + HALF) // S
+        n = qh * m + ql * take(self._mark_hi, sy) + (ql * take(self._mark_lo, sy) + HALF) // S
         long = q > 0
         upnl = np.where(long, n, -n) - cost
         # each leg's bracket: the one it was in last time, if its notional is still inside
-        stale = np.flatnonzero((n < take(self._brlo, bi)) | (n >= take(self._brhi, bi)))
+        stale = np.flatnonzero((n < take(self._bracket_lo, bi)) | (n >= take(self._bracket_hi, bi)))
         if len(stale):
             bi = bi.copy()
             ss = take(sy, stale)
-            found = np.searchsorted(self._capkey, (ss << self._NBITS) + take(n, stale), "right")
-            bi[stale] = np.minimum(found, take(self._capend, ss))
+            found = np.searchsorted(self._bracket_key, (ss << self._NBITS) + take(n, stale), "right")
+            bi[stale] = np.minimum(found, take(self._bracket_top, ss))
             self._legs[take(li, stale), 4] = bi[stale]
-        mm = _np_mul_rate(n, take(self._mmrflat, bi)) - take(self._cumflat, bi)
-        mb = take(self._mw, sids) + np.add.reduceat(upnl, starts)
+        mm = np_mul_rate(n, take(self._bracket_mmr, bi)) - take(self._bracket_cum, bi)
+        mb = take(self._mirror_wallet, sids) + np.add.reduceat(upnl, starts)
         mmt = np.add.reduceat(mm, starts)
         liq = (mmt > 0) & (mb <= mmt)
         if liq.any():
             ls = sids[liq]
             on_leg = np.flatnonzero(liq[acc])
             self._bands.clear_many(sy[on_leg], slot[on_leg])     # no band triggers while flagged
-            self._tier_a[ls] = 0
+            self._mirror_tier[ls] = 0
             self._flag_batch(ls, mb[liq], mmt[liq], np.full(len(ls), -1, dtype=np.int64))
             hits.append((ls, mb[liq], mmt[liq]))
             if liq.all():
                 return
         safe_acc = ~liq
-        h = (mb - mmt) - 2 * take(self._le, sids).astype(np.int64) - 1
+        h = (mb - mmt) - 2 * take(self._legs_err, sids).astype(np.int64) - 1
         # groups of legs: (account, symbol); an account's legs are sorted by symbol
         brk = np.empty(tot, dtype=bool)
         brk[0] = True
         np.not_equal(sy[1:], sy[:-1], out=brk[1:])
         brk[starts] = True
-        gqr = absq * self._mmrmax_a[sy]
+        gqr = absq * self._top_mmr[sy]
         if brk.all():                                        # one leg per symbol (one-way)
             ga, gsym, gm, gq, gslot = acc, sy, m, q, slot
         else:
@@ -972,16 +663,16 @@ class IndexedDetector:
 
     def _compact_legs(self) -> None:
         """Drop T2 legs no scope points at any more."""
-        live = np.flatnonzero(self._ln[: self._n] > 0)
-        cnt = self._ln[live].astype(np.int64)
+        live = np.flatnonzero(self._legs_count[: self._n] > 0)
+        cnt = self._legs_count[live].astype(np.int64)
         tot = int(cnt.sum())
         starts = np.cumsum(cnt) - cnt
-        li = np.repeat(self._ls[live] - starts, cnt) + np.arange(tot)
+        li = np.repeat(self._legs_start[live] - starts, cnt) + np.arange(tot)
         legs = np.zeros((max(4096, 2 * tot), 5), np.int64)
         legs[:tot] = np.take(self._legs, li, axis=0)
         self._legs = legs
-        self._ls[live] = starts
-        self._lfill = tot
+        self._legs_start[live] = starts
+        self._legs_used = tot
 
     # ------------------------------------------------------------------ scopes
     def _refresh_account(self, acct, account_id: int | None = None) -> list[Candidate]:
@@ -1001,8 +692,8 @@ class IndexedDetector:
                     sid = known.get((aid, ISOLATED, p.symbol, p.side)) if known else None
                     if sid is None:
                         sid = self._new_sid(p, 1, aid, _SIDE_IX[p.side], sym_ix[p.symbol])
-                        self._tier_n[sid] = _T1
-                    self._obj[sid] = p
+                        self._tier[sid] = _T1
+                    self._scope_obj[sid] = p
                     live.append(sid)
                 else:
                     asset = tabs[p.symbol].asset
@@ -1011,8 +702,8 @@ class IndexedDetector:
                 sid = known.get((aid, CROSS, asset, "")) if known else None
                 if sid is None:
                     sid = self._new_sid(acct, 2, aid, 3, self._asset_ix[asset])
-                self._obj[sid] = acct
-                self._tier_n[sid] = _T1 if legs == 1 else _T2
+                self._scope_obj[sid] = acct
+                self._tier[sid] = _T1 if legs == 1 else _T2
                 live.append(sid)
             for sid in live:
                 c = self._refresh(sid)
@@ -1023,25 +714,25 @@ class IndexedDetector:
             for sid in old:
                 if sid not in keep:
                     self._bump(sid)
-                    if self._ln[sid]:
+                    if self._legs_count[sid]:
                         self._release_bands(sid)
                     self._unflag(sid)
-                    self._tier_a[sid] = 0
-                    self._kdir[sid] = 0
+                    self._mirror_tier[sid] = 0
+                    self._key_dir[sid] = 0
         if live or old:
             self._acct[aid] = array("q", live)
         return out
 
     def _unflag(self, sid: int) -> None:
-        self._flg[sid] = 0
+        self._flagged[sid] = 0
         if self._flag.pop(sid, None) is not None:
             del self._flag_js[sid]
 
     def _set_flag(self, sid: int, cand: Candidate, syms: tuple) -> None:
-        self._flg[sid] = 1
+        self._flagged[sid] = 1
         self._flag[sid] = cand
-        self._tier_a[sid] = 0
-        self._kdir[sid] = 0
+        self._mirror_tier[sid] = 0
+        self._key_dir[sid] = 0
         self._flag_js[sid] = self._sym_ix[syms[0]] if len(syms) == 1 else -1
 
     def _emit(self, sym: str, down: bool, key: int, sid: int) -> None:
@@ -1050,7 +741,7 @@ class IndexedDetector:
         elif key < -KEYMAX:
             key = -KEYMAX
         k = key if down else -key
-        ver = int(self._vera[sid])
+        ver = int(self._version[sid])
         if self._bulk is not None:
             cols = self._bulk.get((sym, down))
             if cols is None:
@@ -1065,18 +756,18 @@ class IndexedDetector:
         """Void the scope's entries, check it exactly, then flag it or index it again."""
         self._bump(sid)
         self._unflag(sid)
-        self._tier_a[sid] = 0
-        self._kdir[sid] = 0
-        if self._tier_n[sid] == _T1:
-            if self._ln[sid]:
+        self._mirror_tier[sid] = 0
+        self._key_dir[sid] = 0
+        if self._tier[sid] == _T1:
+            if self._legs_count[sid]:
                 self._release_bands(sid)     # was a T2 scope
             return self._t1_place(sid, recompute=True)
         return self._t2_place(sid)
 
     def _check_hit(self, sid: int) -> Candidate | None:
         """Exact re-check (on the live objects) of an index hit or a flagged scope."""
-        if self._tier_n[sid] == _T1:
-            if self._flg[sid]:
+        if self._tier[sid] == _T1:
+            if self._flagged[sid]:
                 self._bump(sid)
                 self._unflag(sid)
             return self._t1_place(sid, recompute=False)
@@ -1087,13 +778,13 @@ class IndexedDetector:
     # T1 --------------------------------------------------------------
     def _t1_legs(self, sid: int):
         """(wallet, qty, cost, symbol, position side, asset) of a single-leg scope, or None."""
-        obj = self._obj[sid]
-        if self._kind_a[sid] == 1:
+        obj = self._scope_obj[sid]
+        if self._kind[sid] == 1:
             p = obj
             if not p.qty or p.wallet is None:
                 return None
             return p.wallet.balance, p.qty, p.cost, p.symbol, p.side, self._tabs[p.symbol].asset
-        asset = self._assets[self._symi_a[sid]]
+        asset = self._assets[self._symbol_ix[sid]]
         tabs = self._tabs
         leg = None
         for p in obj.positions.values():
@@ -1106,22 +797,22 @@ class IndexedDetector:
         return self._cross_wallet(sid, obj.id, asset), leg.qty, leg.cost, leg.symbol, "", asset
 
     def _cross_wallet(self, sid: int, aid: int, asset: str) -> int:
-        w = self._cw.get(sid)
+        w = self._cross_wallets.get(sid)
         if w is None:
             w = self.clearing.ledger.wallets.get((FUTURES, aid, asset))
             if w is None:
                 return 0
-            self._cw[sid] = w
+            self._cross_wallets[sid] = w
         return w.balance
 
     def _t1_place(self, sid: int, recompute: bool) -> Candidate | None:
         legs = self._t1_legs(sid)
         if legs is None:
-            if self._kind_a[sid] == 2 and self._has_cross_legs(sid):
-                self._tier_n[sid] = _T2  # became multi-leg without a hook: band it
-                self._tier_a[sid] = 0
+            if self._kind[sid] == 2 and self._has_cross_legs(sid):
+                self._tier[sid] = _T2  # became multi-leg without a hook: band it
+                self._mirror_tier[sid] = 0
                 return self._t2_place(sid)
-            self._kdir[sid] = 0
+            self._key_dir[sid] = 0
             return None
         w, q, cost, sym, side, asset = legs
         t = self._tabs[sym]
@@ -1139,33 +830,33 @@ class IndexedDetector:
             i = t.last
         mm = (n * t.mmrs[i] + HALF) // S - t.cums[i]
         mb = w + upnl
-        kind = self._kind_a[sid]
+        kind = self._kind[sid]
         if mm > 0 and mb <= mm:
-            aid = int(self._aid_a[sid])
+            aid = int(self._account[sid])
             cand = (Candidate(aid, ISOLATED, sym, side, asset, mb, mm, sid) if kind == 1 else
                     Candidate(aid, CROSS, asset, "", asset, mb, mm, sid))
             self._bump(sid)
-            self._set_flag(sid, cand, self._one[sym])
+            self._set_flag(sid, cand, self._one_symbol[sym])
             return cand
-        if recompute or kind == 2 or self._kdir[sid] == 0:
+        if recompute or kind == 2 or self._key_dir[sid] == 0:
             key = _t1_key(w, q, cost, t)
-            self._kkey[sid] = max(-KEYMAX, min(KEYMAX, key))
+            self._key[sid] = max(-KEYMAX, min(KEYMAX, key))
             big = self._BIG
             if -big < w < big and -big < q < big and -big < cost < big:
-                self._mw[sid], self._mq[sid], self._mc[sid] = w, q, cost
-                self._tier_a[sid] = 1
+                self._mirror_wallet[sid], self._mirror_qty[sid], self._mirror_cost[sid] = w, q, cost
+                self._mirror_tier[sid] = 1
             else:
-                self._tier_a[sid] = 0
+                self._mirror_tier[sid] = 0
         else:
-            key = int(self._kkey[sid])
-        self._kdir[sid] = 1 if q > 0 else 2
+            key = int(self._key[sid])
+        self._key_dir[sid] = 1 if q > 0 else 2
         self._emit(sym, q > 0, key, sid)
         return None
 
     def _has_cross_legs(self, sid: int) -> bool:
-        asset = self._assets[self._symi_a[sid]]
+        asset = self._assets[self._symbol_ix[sid]]
         return any(p.qty and p.wallet is None and self._tabs[p.symbol].asset == asset
-                   for p in self._obj[sid].positions.values())
+                   for p in self._scope_obj[sid].positions.values())
 
     # T2 --------------------------------------------------------------
     def _t2_place(self, sid: int) -> Candidate | None:
@@ -1174,9 +865,9 @@ class IndexedDetector:
         Loss rates per symbol and direction as in the module docstring; rounding (``_pad`` per
         leg) is covered twice, once at each end of a move.
         """
-        acct = self._obj[sid]
+        acct = self._scope_obj[sid]
         aid = acct.id
-        asset = self._assets[self._symi_a[sid]]
+        asset = self._assets[self._symbol_ix[sid]]
         tabs, marks = self._tabs, self.marks
         w = mb = self._cross_wallet(sid, aid, asset)
         mm = 0
@@ -1211,7 +902,7 @@ class IndexedDetector:
             mm += (n * t.mmrs[i] + HALF) // S - t.cums[i]
             err += t.err
             j = self._sym_ix[sym]
-            legs.append((j, q, p.cost, int(self._capoff[j]) + i if m else -1))
+            legs.append((j, q, p.cost, int(self._bracket_offset[j]) + i if m else -1))
             rmax = t.prefmax[-1]
             a = per.get(sym)
             if a is None:
@@ -1261,7 +952,7 @@ class IndexedDetector:
         held); their values are mirrored for the batch re-check if they fit int64. Returns
         symbol index -> slot."""
         legs.sort()
-        f0, k0 = int(self._ls[sid]), int(self._ln[sid])
+        f0, k0 = int(self._legs_start[sid]), int(self._legs_count[sid])
         old = dict(self._legs[f0: f0 + k0, 2:4].tolist())
         slots: dict[int, int] = {}
         for j, *_ in legs:
@@ -1272,88 +963,20 @@ class IndexedDetector:
         big = self._BIG
         fits = -big < w < big and err < 1 << 30 and all(-big < q < big and -big < c < big for _, q, c, _ in legs)
         k = len(legs)
-        f = self._lfill
+        f = self._legs_used
         if f + k > len(self._legs):
             grown = np.zeros((max(2 * len(self._legs), f + k), 5), np.int64)
             grown[:f] = self._legs[:f]
             self._legs = grown
         self._legs[f: f + k] = [(q, c, j, slots[j], b) if fits else (0, 0, j, slots[j], -1) for j, q, c, b in legs]
-        self._lfill = f + k
-        self._ls[sid], self._ln[sid], self._le[sid] = f, k, min(err, 1 << 30)
+        self._legs_used = f + k
+        self._legs_start[sid], self._legs_count[sid], self._legs_err[sid] = f, k, min(err, 1 << 30)
         if fits:
-            self._mw[sid] = w
-            self._tier_a[sid] = 2
+            self._mirror_wallet[sid] = w
+            self._mirror_tier[sid] = 2
         else:
-            self._tier_a[sid] = 0
+            self._mirror_tier[sid] = 0
         return slots
-
-
-def _t1_key(w: int, q: int, cost: int, t: _Tab) -> int:
-    """Conservative trigger price of a single leg: a long can only be liquidatable at
-    ``mark <= key``, a short only at ``mark >= key``.
-
-    Per bracket k, ``g~(m) = C0 + m x D / S^2`` with ``C0 = W - cost + cum_k`` and
-    ``D = q x S - |q| x mmr_k``; the root of ``g~ = PAD`` is accepted in the bracket its notional
-    ``|q| x m / S`` falls in (the search of section 3.4). If rounding of ``cum`` leaves no
-    consistent bracket, the outer root of the two adjacent ones is taken.
-    """
-    Q = q if q > 0 else -q
-    pad = t.err
-    k = t.bracket(cost if cost > 0 else -cost)
-    seen: dict[int, int] = {}
-    while True:
-        c0 = w - cost + t.cums[k]
-        d = q * S - Q * t.mmrs[k]
-        num = (pad - c0) * S2
-        root = ceil_div(num, d) if q > 0 else num // d
-        seen[k] = root
-        # n at the root vs the bracket's bounds: |q| num / (d S) against floor/cap
-        lhs = Q * num
-        if d > 0:
-            below = lhs < t.floors[k] * d * S
-            above = k < t.last and lhs >= t.caps[k] * d * S
-        else:
-            below = lhs > t.floors[k] * d * S
-            above = k < t.last and lhs <= t.caps[k] * d * S
-        nk = k - 1 if below and k > 0 else (k + 1 if above else k)
-        if nk == k:
-            return root
-        if nk in seen:
-            return max(root, seen[nk]) if q > 0 else min(root, seen[nk])
-        k = nk
-
-
-# ---------------------------------------------------------------------- T3: full recomputes
-def full_scan(clearing, marks: dict[str, int] | None = None) -> set[tuple]:
-    """Every liquidatable scope, by a plain scan of every position with margin.py's formulas.
-
-    The oracle of the tests and the naive peer of benchmark B1. Scope tuples as
-    ``Candidate.scope``.
-    """
-    marks = clearing.marks if marks is None else marks
-    instruments = clearing.instruments
-    peek = clearing.ledger.peek
-    out: set[tuple] = set()
-    for acct in clearing.accounts.values():
-        cross: dict[str, list[int]] = {}
-        for p in acct.positions.values():
-            if not p.qty:
-                continue
-            ins = instruments[p.symbol]
-            mp = marks.get(p.symbol) or p.entry_price
-            mm = clearing.table(p.symbol).maint_margin(notional(p.qty, mp))
-            upnl = unrealized_pnl(p.qty, p.cost, mp)
-            if p.wallet is not None:
-                if is_liquidatable(mm, p.wallet.balance + upnl):
-                    out.add((acct.id, ISOLATED, p.symbol, p.side))
-            else:
-                acc = cross.setdefault(ins.margin_asset, [0, 0])
-                acc[0] += mm
-                acc[1] += upnl
-        for asset, (mm, upnl) in cross.items():
-            if is_liquidatable(mm, peek((FUTURES, acct.id), asset) + upnl):
-                out.add((acct.id, CROSS, asset, ""))
-    return out
 
 
 def _unique(a: np.ndarray) -> np.ndarray:
@@ -1379,164 +1002,3 @@ def _by_symbol(js: np.ndarray, *cols: np.ndarray):
     edges = [0, *cut.tolist(), len(js)]
     for a, b in zip(edges, edges[1:]):
         yield (int(js[a]), *(c[a:b] for c in cols))
-
-
-def _np_mul_rate(n: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Exact ``round_half_up(n x r / 1e8)`` for int64 n >= 0 and a rate 0 <= r <= 1e8:
-    ``n = nh S + nl`` gives ``nh r + round(nl r / S)``, every term in range."""
-    nh, nl = np.divmod(n, S)
-    return nh * r + (nl * r + HALF) // S
-
-
-def _np_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact ``round_half_up(a x b / 1e8)`` for int64 a, b >= 0 whose result fits in int64.
-
-    Both are split at 1e8: a x b / S = ah bh S + ah bl + al bh + al bl / S, every term in range.
-    """
-    ah, al = np.divmod(a, S)
-    bh, bl = np.divmod(b, S)
-    return ah * bh * S + ah * bl + al * bh + (al * bl + HALF) // S
-
-
-class NumpyScan:
-    """T3: a vectorised, exact int64 full recompute over a snapshot of the clearing state.
-
-    Legs (every open position) are sorted by scope; per scope ``MB = W + sum UPNL`` and
-    ``MM = sum MM`` by ``np.add.reduceat``. Scopes are columns (account, kind, symbol or asset,
-    side); ``drop`` removes closed scopes from the result.
-    """
-
-    LIMIT = 1 << 62
-
-    def __init__(self, clearing):
-        instruments = clearing.instruments
-        peek = clearing.ledger.peek
-        self.symbols = sorted(instruments)
-        self.assets = sorted({ins.margin_asset for ins in instruments.values()})
-        sym_ix = {s: i for i, s in enumerate(self.symbols)}
-        asset_ix = {a: i for i, a in enumerate(self.assets)}
-        side_ix = _SIDE_IX
-        aid, kind, name, side, wallets = array("q"), array("b"), array("h"), array("b"), array("q")
-        q, cost, ep, sy, sc = array("q"), array("q"), array("q"), array("h"), array("q")
-        k = 0
-        for acct in clearing.accounts.values():
-            cross: dict[str, list] = {}
-            for p in acct.positions.values():
-                if not p.qty:
-                    continue
-                if p.wallet is not None:
-                    aid.append(acct.id), kind.append(1), name.append(sym_ix[p.symbol]), side.append(side_ix[p.side])
-                    wallets.append(p.wallet.balance)
-                    q.append(p.qty), cost.append(p.cost), ep.append(p.entry_price), sy.append(sym_ix[p.symbol])
-                    sc.append(k)
-                    k += 1
-                else:
-                    cross.setdefault(instruments[p.symbol].margin_asset, []).append(p)
-            for asset, legs in cross.items():
-                aid.append(acct.id), kind.append(2), name.append(asset_ix[asset]), side.append(3)
-                wallets.append(peek((FUTURES, acct.id), asset))
-                for p in legs:
-                    q.append(p.qty), cost.append(p.cost), ep.append(p.entry_price), sy.append(sym_ix[p.symbol])
-                    sc.append(k)
-                k += 1
-        col = np.frombuffer
-        self.aid = col(aid, np.int64).copy() if k else np.zeros(0, np.int64)
-        self.kind = col(kind, np.int8).copy() if k else np.zeros(0, np.int8)
-        self.name = col(name, np.int16).copy() if k else np.zeros(0, np.int16)
-        self.side = col(side, np.int8).copy() if k else np.zeros(0, np.int8)
-        self.wallet = col(wallets, np.int64).copy() if k else np.zeros(0, np.int64)
-        nl = len(q)
-        self.q = col(q, np.int64).copy() if nl else np.zeros(0, np.int64)
-        self.absq = np.abs(self.q)
-        self.sign = np.sign(self.q)
-        self.cost = col(cost, np.int64).copy() if nl else np.zeros(0, np.int64)
-        self.ep = col(ep, np.int64).copy() if nl else np.zeros(0, np.int64)
-        self.sym = col(sy, np.int16).astype(np.int64) if nl else np.zeros(0, np.int64)
-        sc_arr = col(sc, np.int64) if nl else np.zeros(0, np.int64)
-        self.starts = np.flatnonzero(np.r_[True, sc_arr[1:] != sc_arr[:-1]]) if nl else sc_arr
-        del aid, kind, name, side, wallets, q, cost, ep, sy, sc
-        self.n_scopes = k
-        self.alive = np.ones(k, dtype=bool)
-        codes = self._codes(self.aid, self.kind, self.name, self.side)
-        self.order = np.argsort(codes, kind="stable")
-        self.sorted_codes = codes[self.order]
-        self.by_sym = [np.flatnonzero(self.sym == i) for i in range(len(self.symbols))]
-        self.max_q = np.array([float(self.absq[ix].max()) if len(ix) else 0.0 for ix in self.by_sym])
-        self.max_ep = np.array([int(self.ep[ix].max()) if len(ix) else 0 for ix in self.by_sym], dtype=np.int64)
-        self.tables = []
-        for s in self.symbols:
-            bs = clearing.table(s).brackets
-            caps = np.array([min(b.cap, self.LIMIT) for b in bs], dtype=np.int64)
-            self.tables.append((caps, np.array([b.mmr for b in bs], np.int64), np.array([b.cum for b in bs], np.int64)))
-
-    @staticmethod
-    def _codes(aid, kind, name, side):
-        return ((aid.astype(np.int64) * 2 + (kind.astype(np.int64) - 1)) * 1024 + name.astype(np.int64)) * 4 \
-            + side.astype(np.int64)
-
-    def scope(self, i: int) -> tuple:
-        """The scope tuple of row ``i``."""
-        if self.kind[i] == 1:
-            return (int(self.aid[i]), ISOLATED, self.symbols[self.name[i]], _SIDES[self.side[i]])
-        return (int(self.aid[i]), CROSS, self.assets[self.name[i]], "")
-
-    def mask(self, marks: dict[str, int]) -> np.ndarray:
-        """Boolean mask over the scopes: liquidatable at ``marks`` (unset: entry price)."""
-        if not self.n_scopes:
-            return np.zeros(0, dtype=bool)
-        mv = np.array([marks.get(s, 0) or 0 for s in self.symbols], dtype=np.int64)
-        m = mv[self.sym]
-        unset = m == 0
-        if unset.any():
-            m = np.where(unset, self.ep, m)
-        top = np.where(mv > 0, mv, self.max_ep).astype(float)
-        if float((self.max_q * top).max()) / S >= self.LIMIT:
-            raise OverflowError("notional beyond the int64 range of the vectorised scan")
-        n = _np_mul(self.absq, m)
-        upnl = self.sign * n - self.cost
-        mm = np.empty_like(n)
-        for (caps, mmrs, cums), ix in zip(self.tables, self.by_sym):
-            if not len(ix):
-                continue
-            nn = n[ix]
-            b = np.minimum(np.searchsorted(caps, nn, "right"), len(caps) - 1)
-            mm[ix] = _np_mul(nn, mmrs[b]) - cums[b]
-        mb = self.wallet + np.add.reduceat(upnl, self.starts)
-        mms = np.add.reduceat(mm, self.starts)
-        return (mms > 0) & (mb <= mms) & self.alive
-
-    def scan(self, marks: dict[str, int]) -> set[tuple]:
-        return {self.scope(i) for i in np.flatnonzero(self.mask(marks)).tolist()}
-
-    def codes(self, rows: np.ndarray) -> np.ndarray:
-        """Scope codes (account, kind, symbol or asset, side in one int64) of the given rows."""
-        return self._codes(self.aid[rows], self.kind[rows], self.name[rows], self.side[rows])
-
-    def drop_codes(self, codes: np.ndarray) -> None:
-        """Mark the scopes with these codes as gone."""
-        if not len(codes) or not len(self.sorted_codes):
-            return
-        pos = np.minimum(np.searchsorted(self.sorted_codes, codes), len(self.sorted_codes) - 1)
-        hit = self.sorted_codes[pos] == codes
-        self.alive[self.order[pos[hit]]] = False
-
-    def drop(self, scopes) -> None:
-        """Mark closed scopes (scope tuples) as gone."""
-        scopes = list(scopes)
-        if not scopes:
-            return
-        sym_ix = {s: i for i, s in enumerate(self.symbols)}
-        asset_ix = {a: i for i, a in enumerate(self.assets)}
-        rows = [(a, 1, sym_ix[n], _SIDE_IX[sd]) if k == ISOLATED else (a, 2, asset_ix[n], 3)
-                for a, k, n, sd in scopes]
-        arr = np.array(rows, dtype=np.int64)
-        codes = self._codes(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3])
-        pos = np.searchsorted(self.sorted_codes, codes)
-        pos = np.minimum(pos, len(self.sorted_codes) - 1)
-        hit = self.sorted_codes[pos] == codes
-        self.alive[self.order[pos[hit]]] = False
-
-
-def numpy_scan(clearing, marks: dict[str, int] | None = None) -> set[tuple]:
-    """``full_scan`` by ``NumpyScan`` on a fresh snapshot."""
-    return NumpyScan(clearing).scan(clearing.marks if marks is None else marks)
