@@ -3,7 +3,7 @@
 Every request: parameters from the raw query and the raw body (params.py) -> request weight
 (ratelimit.py) -> API key, signature, time, permission (auth.py) or the admin token -> the
 endpoint's handler -> JSON. Every refusal is ``{"code", "msg"}`` with Binance's code and HTTP
-status (binance-api.md section 4.3).
+status (Binance USDⓈ-M Futures API, "General Info": "HTTP Return Codes", and "Error Codes").
 """
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 
 The signature is HMAC-SHA256 with the secret over the raw query string plus the raw body,
 each without its ``signature`` parameter, concatenated with no separator, exactly as received
-(binance-api.md sections 0.8, 4.1). ``timestamp`` must lie within ``recvWindow`` (default
-5,000 ms, at most 60,000) before the server's time and at most 1,000 ms after it (section 4.2).
+(Binance USDⓈ-M Futures API, "General Info": "Signed Endpoint Security"). ``timestamp`` must lie within ``recvWindow`` (default
+5,000 ms, at most 60,000) before the server's time and at most 1,000 ms after it ("Timing Security").
 Clients stamp wall time, so the check uses wall time even on a simulated venue clock; it can
-be switched off (binance-api.md quirk 14).
+be switched off (``perpsim serve --no-time-check``).
 """
 from __future__ import annotations
 

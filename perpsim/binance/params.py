@@ -1,8 +1,8 @@
 """Request parameters as Binance reads them: the raw query and the raw body, for every verb.
 
 Clients put parameters in the query (SDK, connector), in a form body (ccxt for POST/PUT,
-python-binance for POST/PUT/DELETE), or both; a clash is won by the query (binance-api.md
-section 2). Every typed read raises Binance's error for a missing or malformed value.
+python-binance for POST/PUT/DELETE), or both; a clash is won by the query (Binance USDⓈ-M Futures API,
+"General Info": "SIGNED Endpoint Examples"). Every typed read raises Binance's error for a missing or malformed value.
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def plain(units: int) -> str:
 
 
 def symbol_info(ins: Instrument) -> dict:
-    """One exchangeInfo symbol with every field ccxt reads (binance-api.md section 3.2)."""
+    """One exchangeInfo symbol with every field ccxt reads ("Exchange Information")."""
     table = ins.brackets
     first = table.brackets[0]
     return {
@@ -62,7 +62,8 @@ def symbol_info(ins: Instrument) -> dict:
 
 
 def brackets(symbol: str, table) -> dict:
-    """GET /fapi/v1/leverageBracket entry: numbers as JSON numbers (section 3.3)."""
+    """GET /fapi/v1/leverageBracket entry: numbers as JSON numbers, as Binance's
+    "Notional and Leverage Brackets" answers."""
     rows = []
     for b in table.brackets:
         rows.append({"bracket": b.number, "initialLeverage": b.max_leverage, "notionalCap": _num(b.cap),

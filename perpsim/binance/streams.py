@@ -1,5 +1,6 @@
 """WebSocket streams: every path layout clients dial, SUBSCRIBE/UNSUBSCRIBE/LIST_SUBSCRIPTIONS, and
-the market and user-data pushes translated from the venue's events (binance-api.md section 5).
+the market and user-data pushes translated from the venue's events (Binance USDⓈ-M Futures API,
+"Websocket Market Streams" and "User Data Streams").
 
 Raw connections (``/ws``) receive the payload itself; combined ones (``/stream``) receive
 ``{"stream": name, "data": payload}``. The category prefix (/public, /market, /private) is
@@ -224,7 +225,8 @@ async def _sender(conn: Conn) -> None:
 
 
 def handle_control(hub: StreamHub, conn: Conn, text: str) -> dict | None:
-    """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, with the id echoed in its own type (quirk 3)."""
+    """SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS, with the id echoed in its own type
+    (a string id comes back a string, a number a number, as Binance's "Live Subscribing/Unsubscribing to streams")."""
     try:
         msg = json.loads(text)
     except (ValueError, RecursionError):

@@ -1,4 +1,4 @@
-"""Venue events -> Binance stream payloads (binance-api.md 5.2, 5.4). Translation only.
+"""Venue events -> Binance stream payloads (Binance USDⓈ-M Futures API, "Websocket Market Streams" and "User Data Streams"). Translation only.
 
 ``MARKET[event type](service, event)`` yields ``(stream name, payload)`` pairs;
 ``USER[event type](service, event)`` yields ``(account id, payload)`` pairs. ACCOUNT_UPDATE is

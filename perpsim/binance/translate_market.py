@@ -1,4 +1,4 @@
-"""Venue market events -> Binance market stream payloads (binance-api.md 5.2, 5.3). Translation only.
+"""Venue market events -> Binance market stream payloads (Binance USDⓈ-M Futures API, "Websocket Market Streams"). Translation only.
 
 Kept in ``MARKET`` (joined into translate.py's table), each translator yields
 ``(stream name, payload)`` pairs; the hub pushes a pair to every connection subscribed to

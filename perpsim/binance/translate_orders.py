@@ -1,4 +1,5 @@
-"""Orders on the user data stream and in REST replies (binance-api.md 3.4, 5.4). Translation only.
+"""Orders on the user data stream and in REST replies (Binance USDⓈ-M Futures API, "Query Order" and
+"Event: Order Update"). Translation only.
 
 * ``order_json`` / ``algo_json``: an ``Order.view()`` / ``Algo.view()`` (ints of 1e-8 units)
   as Binance's JSON, with the SDK's strict types (strings for amounts, ints for ids and times).
@@ -126,7 +127,7 @@ def _ins(service, symbol: str):
 
 
 def order_event(ins, u: OrderUpdate) -> dict:
-    """The ``o`` object of ORDER_TRADE_UPDATE (section 5.4)."""
+    """The ``o`` object of ORDER_TRADE_UPDATE (Binance's "Event: Order Update")."""
     o = {"s": u.symbol, "c": u.client_order_id, "S": u.side, "o": u.order_type, "f": u.time_in_force,
          "q": shapes.qty(ins, u.orig_qty), "p": price_or_zero(ins, u.price), "ap": avg(ins, u.avg_price),
          "sp": price_or_zero(ins, u.stop_price), "x": u.execution_type, "X": u.order_status, "i": u.order_id,

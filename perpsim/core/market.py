@@ -8,7 +8,7 @@ median(Price1, Price2, last) (Binance FAQ 360033525071 "What Are Mark Price and 
 USDⓈ-Margined Futures", prices.py), recomputed at every
 index change, at least every ``MARK_STEP_MS`` while a wick moves the index (Binance pushes the
 mark every second), and at each funding time. The funding rate is Binance's formula
-(section 5, funding.py) over the premium index sampled during the period; the premium comes from
+(FAQ 360033525031 "Introduction to Binance Futures Funding Rates", funding.py) over the premium index sampled during the period; the premium comes from
 the book's impact prices when the book has depth (``observe_book``), else it is 0.
 """
 from __future__ import annotations

@@ -156,6 +156,13 @@ class VenueService:
         """A read-only SQL query of the history tables, run on a reader thread."""
         return await asyncio.get_running_loop().run_in_executor(self._readers, self.sql, sql, args)
 
+    async def history(self, question: Callable, *args):
+        """A question of ``history_queries.py`` (``question(self.sql, *args)``), on a reader thread;
+        None when the venue keeps no history tables."""
+        if self.venue.history is None:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(self._readers, question, self.sql, *args)
+
     async def run_process(self, fn: Callable, *args):
         """``fn(*args)`` in a worker process (a module-level function; arguments and result pickle): for
         reads long enough to hold the interpreter lock away from the event loop."""
@@ -242,7 +249,8 @@ class VenueService:
 
     # ------------------------------------------------------------------ listen keys
     def listen_key(self, account_id: int) -> str:
-        """POST /fapi/v1/listenKey: the account's active key (extended), or a new one [P quirk 12]."""
+        """POST /fapi/v1/listenKey: the account's active key (extended), or a new one
+        (Binance's "Start User Data Stream": an open key is returned again, its validity extended)."""
         now = self.now()
         for lk in self.listen_keys.values():
             if lk.account_id == account_id and lk.expires > now:

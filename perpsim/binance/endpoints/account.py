@@ -1,4 +1,5 @@
-"""Account endpoints (binance-api.md 3.3): account, balance, positionRisk, settings, listenKey, wallets."""
+"""Account endpoints: account, balance, positionRisk, settings, listenKey, wallets (Binance USDⓈ-M Futures API,
+"Account Endpoints" and "User Data Streams")."""
 from __future__ import annotations
 
 from perpsim.core.errors import VenueError
@@ -7,7 +8,7 @@ from perpsim.core.ledger import EARN, FUNDING, FUTURES, SPOT
 from .. import shapes
 from ..routes import SIGNED, SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint
 from .common import instrument, run
-from .trade import adl_of
+from .trade_history import adl_of
 
 
 def _assets(ex, account_id: int) -> list[str]:
@@ -173,7 +174,7 @@ async def position_risk_v2(ctx):
 
 @endpoint("GET", "/fapi/v1/leverageBracket", SIGNED, params=(SYMBOL_OPT,))
 async def leverage_bracket(ctx):
-    """Notional and leverage brackets: always an array (binance-api.md 3.3)."""
+    """Notional and leverage brackets: always an array ("Notional and Leverage Brackets")."""
     symbol = ctx.params.symbol(required=False)
 
     def build(ex):

@@ -1,4 +1,5 @@
-"""General and market-state endpoints: ping, time, exchangeInfo, premiumIndex (binance-api.md 3.2)."""
+"""General and market-state endpoints: ping, time, exchangeInfo, premiumIndex
+(Binance USDⓈ-M Futures API, "Market Data Endpoints")."""
 from __future__ import annotations
 
 from perpsim.core.errors import VenueError
@@ -15,7 +16,7 @@ async def ping(ctx):
 
 @endpoint("GET", ("/fapi/v1/time", "/api/v3/time"))
 async def server_time(ctx):
-    """The server's time: the clock signed requests are checked against (binance-api.md 4.2).
+    """The server's time: the clock signed requests are checked against ("Timing Security").
 
     On a simulated venue clock the timestamp check uses wall time, so clients that sync to this
     endpoint (ccxt's adjustForTimeDifference, python-binance's AsyncClient) must see wall time too;

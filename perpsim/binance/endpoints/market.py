@@ -1,6 +1,6 @@
 """Market data endpoints (NONE security): depth, trades, aggTrades, klines (trade, continuous, mark,
 index), funding history and intervals, tickers, open interest, insurance fund balances
-(binance-api.md 3.2). Translation only: every figure comes from the core's books, market
+(Binance USDⓈ-M Futures API, "Market Data Endpoints"). Translation only: every figure comes from the core's books, market
 data, markets and history tables.
 
 Weights are Binance's for the default ``limit`` (the registry has one weight an endpoint):
@@ -14,11 +14,12 @@ from perpsim.core.fixed import fmt, round_div
 from perpsim.core.marketdata import HOUR, INTERVALS, bar_close
 from perpsim.core.price_klines import INDEX, MARK
 from perpsim.venue import bars as kline_bars
+from perpsim.venue import history_queries as history
 
 from .. import shapes
 from ..params import invalid
 from ..routes import SYMBOL, SYMBOL_OPT, USER_STREAM, Param, endpoint, weight_by_limit, weight_by_symbol
-from .common import instrument, time_bounds
+from .common import instrument
 
 #: klines weigh by limit: [1, 100) 1, [100, 500) 2, [500, 1000] 5, above 10 [P: Binance's kline docs]
 _KLINE_WEIGHT = weight_by_limit(((99, 1), (499, 2), (1000, 5), (1500, 10)), 500)
@@ -264,18 +265,8 @@ async def funding_rate(ctx):
     symbol = _symbol_opt(ctx)
     start, end = _times(ctx)
     limit = ctx.params.int("limit", default=100, lo=1, hi=1000)
-    clauses, args = [], []
-    if symbol is not None:
-        clauses.append("symbol = ?")
-        args.append(symbol)
-    time_bounds(clauses, args, start, end)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     newest = start is None and end is None
-    order = "time DESC, seq DESC" if newest else "time, seq"
-    found = await ctx.service.query(f"SELECT symbol, funding_rate, mark_price, time FROM funding_rates{where} "
-                                    f"ORDER BY {order} LIMIT ?", (*args, limit))
-    if newest:
-        found.reverse()
+    found = await ctx.service.history(history.funding_rates, symbol, start, end, limit) or []
     rows = [(r["symbol"], r["funding_rate"], r["mark_price"], r["time"]) for r in found]
     instruments = ctx.service.read(lambda ex: set(ex.clearing.instruments))
     past = getattr(ctx.service, "past", None)

@@ -193,7 +193,7 @@ def _t1_key(w: int, q: int, cost: int, t: _Tab) -> int:
 
     Per bracket k, ``g~(m) = C0 + m x D / S^2`` with ``C0 = W - cost + cum_k`` and
     ``D = q x S - |q| x mmr_k``; the root of ``g~ = PAD`` is accepted in the bracket its notional
-    ``|q| x m / S`` falls in (the search of section 3.4). If rounding of ``cum`` leaves no
+    ``|q| x m / S`` falls in (the bracket search of ``_t1_key``). If rounding of ``cum`` leaves no
     consistent bracket, the outer root of the two adjacent ones is taken.
     """
     Q = q if q > 0 else -q
