@@ -1,6 +1,7 @@
 """The risk pass's two scan modes: ``risk_scan`` "indexed" (margin calls and alerts re-evaluated only
 for the accounts a mark may concern) and "full" (every holder re-checked on every mark) give the same
-events and state on random crash streams; a quiet mark re-evaluates nobody."""
+events and state on random crash streams; a quiet mark re-evaluates nobody, and a crash only the
+accounts whose margin-call line it crossed."""
 import pytest
 
 from perpsim.core.events import MarginCall
@@ -45,7 +46,7 @@ def _quiet_venue(n=40):
     return ex, run
 
 
-def test_a_quiet_mark_reevaluates_nobody_and_a_crash_everybody_concerned(monkeypatch):
+def test_a_quiet_mark_reevaluates_nobody_and_a_crash_the_accounts_past_their_line(monkeypatch):
     ex, run = _quiet_venue()
     run("set_mark", symbol="BTCUSDT", price=60_100 * SCALE)          # evaluates all once, sets their bands
     seen = []
@@ -54,11 +55,13 @@ def test_a_quiet_mark_reevaluates_nobody_and_a_crash_everybody_concerned(monkeyp
     r = run("set_mark", symbol="BTCUSDT", price=60_200 * SCALE)
     assert r.ok and seen == [set()]
     assert ex.risk.mark_accounts("alerts_index", "BTCUSDT") == set()
-    r = run("set_mark", symbol="BTCUSDT", price=40_200 * SCALE)       # -33%: every long is concerned
-    longs = {a for a, acct in ex.clearing.accounts.items()
-             if any(p.qty > 0 for p in acct.positions.values())}
-    assert longs <= seen[-1]
-    assert any(isinstance(e, MarginCall) for e in r.events)
+    r = run("set_mark", symbol="BTCUSDT", price=40_200 * SCALE)       # -33%
+    longs = {a: acct for a, acct in ex.clearing.accounts.items() if any(p.qty > 0 for p in acct.positions.values())}
+    isolated = {a for a, acct in longs.items() if any(p.wallet is not None for p in acct.positions.values())}
+    called = {e.account_id for e in r.events if isinstance(e, MarginCall)}
+    assert called == isolated and called <= seen[-1]        # the 3x isolated longs crossed their margin-call line
+    # the 1x cross longs are still far from theirs: a single-leg scope is evaluated when a mark crosses its line
+    assert not (set(longs) - isolated) & seen[-1]
     assert any(isinstance(e, Notification) and e.kind == "MARGIN_ALERT" for e in r.events)
 
 

@@ -238,7 +238,8 @@ class Exchange:
 
     def _settle_funding(self, symbol: str) -> list:
         """Pay funding at ``now``: each open position's q x mark x F between its wallet and the
-        settlement wallet (longs pay when F > 0; FAQ 360033525031), then start the next period."""
+        settlement wallet (longs pay when F > 0; FAQ 360033525031), then start the next period and
+        run the risk pass over the accounts paid."""
         m = self.markets[symbol]
         rate = m.estimated_rate(self.now)
         events: list = [FundingSettled(symbol, rate.rate, m.mark, self.now)]
@@ -258,9 +259,10 @@ class Exchange:
                 ch.ledger.move(settlement, wallet, income)
                 events.append(ch._changed(acct_id, wallet, income, "FUNDING_FEE", symbol, self.now))
         m.start_next_period(self.now, rate)
+        # the paid wallets are re-checked at once, as after a command: funding can take an account
+        # past its liquidation price or its margin-call line
         self.risk.forget_figures()
-        self.risk.changed_unseen(accounts_in(events))
-        return events
+        return events + self.check_accounts(accounts_in(events))
 
     def content_hash(self) -> str:
         """What the accounts hold (balances, positions, orders, protection state, keys, settings), without

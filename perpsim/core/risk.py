@@ -18,10 +18,14 @@ and shared by step 4, the guard's alerts and its controls.
 Which accounts a new mark concerns. Step 4 and the guard's alerts change nothing and say nothing for an
 account whose status did not change (a scope's margin ratio still on the same side of every threshold,
 its liquidation price still as far), so only those whose status may have changed are re-evaluated:
-``BandIndex`` keeps, per account and symbol, the mark range within which no status can change
-(``mark_bands``: a Lipschitz bound on the same integer figures, with their rounding, as the
-detector's multi-leg bands), and a mark costs the accounts whose range it leaves. ``risk_scan``
-"full" re-evaluates every holder of the symbol instead; both give the same events and state.
+``BandIndex`` keeps, per account and symbol, the mark range within which no status can change, and
+a mark costs the accounts whose range it leaves. For margin calls, a single-leg scope (an isolated
+position, or a cross asset with one position) gets its range from its margin-call line: the
+detector's exact key solved on the bracket table scaled to the threshold (``scaled_table``), so a
+crash re-evaluates it once, when the mark crosses the line. Multi-leg scopes and the guard's alerts
+get theirs from a Lipschitz bound (``mark_bands``, on the same integer figures with their rounding,
+as the detector's multi-leg bands). ``risk_scan`` "full" re-evaluates every holder of the symbol
+instead; both give the same events and state.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from .fixed import SCALE
 from .ledger import FUTURES
 from .liquidation.candidates import CROSS, ISOLATED, Candidate
 from .liquidation.detector import IndexedDetector
+from .liquidation.t1_keys import _t1_key, _Tab
 from .margin import is_liquidatable, margin_ratio, notional, unrealized_pnl
 
 S = SCALE
@@ -172,6 +177,45 @@ def mark_bands(conditions: list, pending: set, symbols, marks: dict) -> dict:
             w = width.get(s)
             out[s] = (-BIG, BIG) if w is None else (m - w, m + w)
     return out
+
+
+def scaled_table(tab: _Tab, t: int) -> _Tab | None:
+    """The bracket table whose "liquidation" line is the margin-call line ``MR >= t``.
+
+    ``MR >= t``  <=>  ``MB <= k x MM`` with ``k = 2S / (2t - 1)`` (see ``ratio_condition``), so the
+    table with every MMR and cum scaled by k gives it: MMRs rounded up, cums down (minus 2), and the
+    rounding pad scaled too, so that its conservative keys stay conservative for the true line.
+    None for ``t <= 0.5`` (k undefined or above 2: the line is then banded like a multi-leg one).
+    """
+    den = 2 * t - 1
+    if den <= S:
+        return None
+    scaled = _Tab.__new__(_Tab)
+    for name in _Tab.__slots__:
+        setattr(scaled, name, getattr(tab, name))
+    scaled.mmrs = tuple(-(-2 * S * r // den) for r in tab.mmrs)
+    scaled.cums = tuple(2 * S * c // den - 2 for c in tab.cums)
+    scaled.err = 2 * -(-2 * S * tab.err // den) + 8
+    return scaled
+
+
+def line_band(key: int, long: bool, high: bool, mm_floor: int, mark: int) -> tuple[int, int]:
+    """The mark range within which a single-leg scope's margin-call status cannot change, from its
+    conservative key (a long can be at or past the line only at ``mark <= key``, a short only at
+    ``mark >= key``) and ``mm_floor``, the mark above which its maintenance margin is surely positive.
+    ``high``: the scope is at or past the line now."""
+    if mark < mm_floor:
+        return PENDING
+    if long:
+        lo, hi = (mm_floor, key) if high else (max(key + 1, mm_floor), BIG)
+    else:
+        lo, hi = (max(key, mm_floor), BIG) if high else (mm_floor, key - 1)
+    return (lo, hi) if lo <= mark <= hi else PENDING
+
+
+def mm_floor(q: int, first_mmr: int) -> int:
+    """A mark at and above which a position of ``q`` has MM >= 1 unit in the first bracket (cum 0)."""
+    return (S // first_mmr + 3) * S // abs(q) + 1 if first_mmr > 0 else BIG
 
 
 class BandIndex:
@@ -323,6 +367,7 @@ class RiskPass:
         self.alerts_index: BandIndex | None = None
         self._mmrmax: dict[str, int] = {}
         self._tiers: dict[str, int] = {}
+        self._call_tabs: dict[tuple, tuple | None] = {}
         self._banding: dict[str, set[int]] = {"calls_index": set(), "alerts_index": set()}
         self._figs.clear()
 
@@ -335,6 +380,7 @@ class RiskPass:
             self.reset()
         elif kind == "set_setting" and args.get("name") in self.BAND_SETTINGS:
             self.calls_index = self.alerts_index = None
+            self._call_tabs.clear()
         elif kind == "set_alert_levels" and self.alerts_index is not None:
             acct = self.clearing.accounts.get(args.get("account_id"))
             syms = {p.symbol for p in acct.open_positions()} if acct is not None else set()
@@ -394,19 +440,6 @@ class RiskPass:
             setattr(self, name, idx)
         return idx
 
-    def changed_unseen(self, account_ids) -> None:
-        """Accounts changed without a margin-call evaluation (funding paid at a mark's time): re-evaluate
-        them at their next mark."""
-        if self.calls_index is None:
-            return
-        ch = self.clearing
-        for a in account_ids:
-            acct = ch.accounts.get(a)
-            if acct is not None and a >= 0:
-                syms = {p.symbol for p in acct.open_positions()}
-                if syms:
-                    self.calls_index.pending(a, syms)
-
     def mark_accounts(self, name: str, symbol: str) -> set[int]:
         """The accounts a new mark of ``symbol`` may concern, for ``calls_index`` or ``alerts_index``;
         they get their bands when next evaluated (``wants_bands``)."""
@@ -427,8 +460,9 @@ class RiskPass:
         self._banding[name].clear()
 
     def put_bands(self, name: str, account_id: int, figs: AccountFigures | None, conditions: list | None,
-                  pending: set) -> None:
-        """Record an evaluated account's status bands (``conditions`` None: pending; indexed mode only)."""
+                  pending: set, lines: list = ()) -> None:
+        """Record an evaluated account's status bands (``conditions`` None: pending; indexed mode only),
+        narrowed by ``lines``, the ``(symbol, band)`` of its single-leg scopes (``line_band``)."""
         if self.full:
             return
         idx = self._index(name)
@@ -437,8 +471,11 @@ class RiskPass:
         elif conditions is None:
             idx.pending(account_id, {p.symbol for p in figs.positions})
         else:
-            idx.put(account_id, mark_bands(conditions, pending, {p.symbol for p in figs.positions},
-                                           self.clearing.marks))
+            bands = mark_bands(conditions, pending, {p.symbol for p in figs.positions}, self.clearing.marks)
+            for sym, (lo, hi) in lines:
+                was = bands.get(sym, (-BIG, BIG))
+                bands[sym] = PENDING if PENDING in (was, (lo, hi)) else (max(lo, was[0]), min(hi, was[1]))
+            idx.put(account_id, bands)
 
     def table_bounds(self, symbols) -> tuple[dict, int]:
         """(top MMR per symbol, most tiers) of the bracket tables in force."""
@@ -559,19 +596,52 @@ class RiskPass:
         self.done_banding("calls_index")
         return events
 
+    def _call_tab(self, symbol: str, t: int) -> tuple | None:
+        """(the scaled table of ``scaled_table``, the first bracket's MMR) of ``symbol``, or None."""
+        key = (symbol, t)
+        if key not in self._call_tabs:
+            ch = self.clearing
+            table = ch.table(symbol)
+            first = table.brackets[0]
+            scaled = scaled_table(_Tab(table, ch.instruments[symbol].margin_asset), t)
+            self._call_tabs[key] = (scaled, first.mmr) if scaled is not None and first.cum == 0 else None
+        return self._call_tabs[key]
+
+    def _call_line(self, t: int, wallet: int, pos, high: bool) -> tuple | None:
+        """``(symbol, band)`` of a single-leg scope from its margin-call line, or None (no line)."""
+        tabs = self._call_tab(pos.symbol, t)
+        mark = self.clearing.marks.get(pos.symbol)
+        if tabs is None or not mark:
+            return None
+        scaled, first_mmr = tabs
+        key = _t1_key(wallet, pos.qty, pos.cost, scaled)
+        return pos.symbol, line_band(key, pos.qty > 0, high, mm_floor(pos.qty, first_mmr), mark)
+
     def _call_bands(self, acct_id: int, figs: AccountFigures, t) -> None:
+        """The account's margin-call bands: a single-leg scope (an isolated position, or a cross asset
+        with one position) from its margin-call line, one band end a mark crosses once; a multi-leg
+        cross scope from its Lipschitz bound (``ratio_condition``)."""
         if not self.wants_bands("calls_index", acct_id):
             self.put_bands("calls_index", acct_id, figs, None, set())
             return
         conditions: list = []
         pending: set = set()
+        lines: list = []
         syms = {p.symbol for p in figs.positions}
+        called = self.margin_called
         if not isinstance(t, int) or isinstance(t, bool) or t <= 0:
             pending = syms
         else:
             mmrmax, tiers = self.table_bounds(syms)
+            ins = self.clearing.instruments
             for asset, legs in figs.legs.items():
                 f = figs.cross(asset)
+                one = [p for p in figs.positions if p.wallet is None and ins[p.symbol].margin_asset == asset]
+                line = (self._call_line(t, f.wallet_balance, one[0], (acct_id, "CROSSED", asset, "") in called)
+                        if len(one) == 1 else None)
+                if line is not None:
+                    lines.append(line)
+                    continue
                 c = ratio_condition(t, f.margin_balance, f.maint_margin, legs, mmrmax, tiers)
                 m = maint_condition(f.maint_margin, legs, mmrmax, tiers)
                 if c is None or m is None:
@@ -580,12 +650,16 @@ class RiskPass:
                     conditions += (c, m)
             for it in figs.isolated:
                 p = it.pos
+                line = self._call_line(t, p.wallet.balance, p, (acct_id, "ISOLATED", p.symbol, p.side) in called)
+                if line is not None:
+                    lines.append(line)
+                    continue
                 c = ratio_condition(t, it.margin_balance, it.maint_margin, {p.symbol: abs(p.qty)}, mmrmax, tiers)
                 if c is None:
                     pending.add(p.symbol)
                 else:
                     conditions.append(c)
-        self.put_bands("calls_index", acct_id, figs, conditions, pending)
+        self.put_bands("calls_index", acct_id, figs, conditions, pending, lines)
 
 
 def accounts_in(events) -> set[int]:
