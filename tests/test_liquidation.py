@@ -220,3 +220,24 @@ def test_the_same_mark_without_the_stop_liquidates_the_scope(ex, mode):
     r = run(ex, "set_index", symbol="BTCUSDT", price=P("56100"))
     rec, = [e for e in of(r.events, LiquidationRecord) if e.account_id == acct]
     assert rec.margin_type == "CROSSED" and not ex.orders.open_orders(acct, "BTCUSDT")
+
+
+@pytest.mark.parametrize("mode", ["indexed", "full"])
+def test_funding_that_takes_a_position_past_its_liquidation_price_liquidates_it_at_once(ex, mode):
+    """Funding is paid from the isolated wallet; when it leaves less than the maintenance margin, the
+    position is liquidated at the funding time, not at some later mark (the indexed scan once missed
+    it: its key still had the wallet before funding)."""
+    run(ex, "set_setting", name="risk_scan", value=mode)
+    isolated_long(ex, 1)                                           # 1 BTC at 60,000, 10x isolated
+    lp = ex.clearing.position_figures(pos(ex, 1)).liquidation_price      # 54,216.87
+    mark = (lp // P("1") + 3) * P("1")                                     # 3 USDT above the line
+    assert not of(run(ex, "set_index", symbol="BTCUSDT", price=mark).events, LiquidationRecord)
+    f = ex.clearing.position_figures(pos(ex, 1))
+    room = pos(ex, 1).wallet.balance + f.unrealized_pnl - f.maint_margin
+    assert P("1") <= room <= P("5")                                        # less than the 0.01% funding fee
+    funding_at = ex.markets["BTCUSDT"].next_funding
+    r = ex.apply(Command("deposit", {"account_id": 4, "asset": "USDT", "amount": P("1")}, funding_at + 1))
+    fee = [e for e in r.events if getattr(e, "reason", None) == "FUNDING_FEE" and e.account_id == 1]
+    rec, = of(r.events, LiquidationRecord)
+    assert fee and fee[0].delta < -room and (rec.account_id, rec.time) == (1, funding_at)
+    assert pos(ex, 1).qty == 0 and ex.clearing.is_balanced()

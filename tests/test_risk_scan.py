@@ -22,7 +22,7 @@ def replay(rows, mode):
     return ex, out
 
 
-@pytest.mark.parametrize("seed", [11, 12])
+@pytest.mark.parametrize("seed", [11, 12, 100])
 def test_indexed_and_full_scans_give_the_same_events_and_state(seed):
     rows = make_stream(seed, traders=64, steps=500)
     a, ea = replay(rows, "indexed")
