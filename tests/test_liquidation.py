@@ -1,7 +1,7 @@
 """The liquidation waterfall end to end through Exchange.apply (binance-mechanics.md sections 6-10)."""
 import pytest
 
-from perpsim.core.events import AdlRecord, InsuranceFundChanged, LiquidationRecord, MarginCall, TradeSettled
+from perpsim.core.events import AdlRecord, BalanceChanged, InsuranceFundChanged, LiquidationRecord, MarginCall, TradeSettled
 from perpsim.core.exchange import Command, Exchange
 from perpsim.core.fixed import fmt, parse
 from perpsim.core.ledger import EARN, FUNDING, FUTURES, SPOT
@@ -233,11 +233,11 @@ def test_funding_that_takes_a_position_past_its_liquidation_price_liquidates_it_
     mark = (lp // P("1") + 3) * P("1")                                     # 3 USDT above the line
     assert not of(run(ex, "set_index", symbol="BTCUSDT", price=mark).events, LiquidationRecord)
     f = ex.clearing.position_figures(pos(ex, 1))
-    room = pos(ex, 1).wallet.balance + f.unrealized_pnl - f.maint_margin
+    room = f.isolated_wallet + f.unrealized_pnl - f.maint_margin
     assert P("1") <= room <= P("5")                                        # less than the 0.01% funding fee
     funding_at = ex.markets["BTCUSDT"].next_funding
     r = ex.apply(Command("deposit", {"account_id": 4, "asset": "USDT", "amount": P("1")}, funding_at + 1))
-    fee = [e for e in r.events if getattr(e, "reason", None) == "FUNDING_FEE" and e.account_id == 1]
+    fee = [e for e in of(r.events, BalanceChanged) if e.reason == "FUNDING_FEE" and e.account_id == 1]
     rec, = of(r.events, LiquidationRecord)
     assert fee and fee[0].delta < -room and (rec.account_id, rec.time) == (1, funding_at)
     assert pos(ex, 1).qty == 0 and ex.clearing.is_balanced()
