@@ -42,11 +42,11 @@ class AdlQueue:
         self.clearing, self.symbol, self.side = clearing, symbol, side
         self.asset = clearing.instruments[symbol].margin_asset
         self.row_of: dict[int, int] = {}
-        self.aid: list[int] = []
-        self.kind: list[int] = []
-        self.qty: list[float] = []
-        self.cost: list[float] = []
-        self.wallet: list[float] = []
+        self.aid: list[int] = []                 # row -> account id; the columns below hold len(aid) rows
+        self.kind = np.zeros(64, np.int8)
+        self.qty = np.zeros(64)
+        self.cost = np.zeros(64)
+        self.wallet = np.zeros(64)
         self.dirty: set[int] = set()
         self.marks: tuple | None = None
         self.order = np.zeros(0, np.int64)       # simple rows, by upper bound, highest first
@@ -89,18 +89,18 @@ class AdlQueue:
         if row is None:
             row = self.row_of[acct.id] = len(self.aid)
             self.aid.append(acct.id)
-            self.kind.append(kind)
-            self.qty.append(float(pos.qty))
-            self.cost.append(float(pos.cost))
-            self.wallet.append(float(w))
-        else:
-            self.kind[row] = kind
-            self.qty[row], self.cost[row], self.wallet[row] = float(pos.qty), float(pos.cost), float(w)
+            if row == len(self.kind):            # the columns grow by doubling
+                for name in ("kind", "qty", "cost", "wallet"):
+                    col = getattr(self, name)
+                    setattr(self, name, np.concatenate([col, np.zeros_like(col)]))
+        self.kind[row] = kind
+        self.qty[row], self.cost[row], self.wallet[row] = float(pos.qty), float(pos.cost), float(w)
         return kind
 
     def _exact(self, acct) -> tuple | None:
-        """``(queue key, sequence, ranking, entry, ranking as the nearest float)`` of the account's
-        position on this side, or None."""
+        """``(-ranking as the nearest float, queue key, sequence, ranking, entry, ranking as the
+        nearest float)`` of the account's position on this side, or None. The leading float decides
+        most comparisons in the heap; the exact key only breaks its ties."""
         pos = self._position(acct)
         if pos is None:
             return None
@@ -123,15 +123,16 @@ class AdlQueue:
         rank = adl_ranking(rn, ru, mb)
         e = AdlEntry(acct.id, symbol, pos.side, self.side, pos.qty, n, u, mb, rank, pos.wallet is not None, hedge)
         self.seq += 1                      # items of one account never compare past the key
-        return _queue_key(e), self.seq, rank, e, float(rank)   # float(Fraction) is correctly rounded
+        f = float(rank)                    # float(Fraction) is correctly rounded, so monotone: where two
+        return -f, _queue_key(e), self.seq, rank, e, f   # floats differ they order as the exact keys do
 
     # ------------------------------------------------------------------ the order of a mark
     def _bounds(self, mark: int) -> None:
         """Sort the simple rows by an upper bound of their ranking at ``mark``; the others, and rows
         whose bound would not be sharp (margin balance, notional or UPNL within the error of zero),
         are ranked exactly."""
-        kind = np.asarray(self.kind, np.int8)
-        q, c, w = np.asarray(self.qty), np.asarray(self.cost), np.asarray(self.wallet)
+        rows = len(self.aid)
+        kind, q, c, w = self.kind[:rows], self.qty[:rows], self.cost[:rows], self.wallet[:rows]
         qm = q * (mark / SCALE)
         u = qm - c
         mb = w + u
@@ -152,7 +153,7 @@ class AdlQueue:
         for r in np.flatnonzero((kind != _NONE) & ~sharp).tolist():
             it = self._exact(accounts[self.aid[r]])
             if it is not None:
-                self.current[it[3].account_id] = it
+                self.current[it[4].account_id] = it
         self.heap = list(self.current.values())
         heapq.heapify(self.heap)
 
@@ -172,7 +173,7 @@ class AdlQueue:
             return
         current, heap = self.current, self.heap
         for it in self.popped:
-            if current.get(it[3].account_id) is it:
+            if current.get(it[4].account_id) is it:
                 heapq.heappush(heap, it)
         self.popped = []
         for aid in changed:                     # same mark: changed accounts are ranked exactly
@@ -187,7 +188,7 @@ class AdlQueue:
                 current[aid] = it
                 heapq.heappush(heap, it)
         if len(heap) > 2 * len(current) + 64:   # drop superseded items now and then
-            self.heap = [it for it in heap if current.get(it[3].account_id) is it]
+            self.heap = [it for it in heap if current.get(it[4].account_id) is it]
             heapq.heapify(self.heap)
 
     # ------------------------------------------------------------------ the walk
@@ -202,13 +203,13 @@ class AdlQueue:
         heap, current, popped, excluded = self.heap, self.current, self.popped, self.excluded
         order, bound, n = self.order, self.bound, len(self.order)
         while True:
-            while heap and current.get(heap[0][3].account_id) is not heap[0]:
+            while heap and current.get(heap[0][4].account_id) is not heap[0]:
                 heapq.heappop(heap)             # superseded
             p = self.next
             while p < n:
                 if heap:                        # the best admitted beats every row not admitted?
                     top, b = heap[0], bound[p]
-                    if top[4] > b or (top[4] == b and top[2] > b):
+                    if top[5] > b or (top[5] == b and top[3] > b):
                         break
                 row = int(order[p])
                 p += 1
@@ -217,13 +218,13 @@ class AdlQueue:
                     continue
                 it = self._exact(accounts[aid_of[row]])
                 if it is not None:
-                    current[it[3].account_id] = it
+                    current[it[4].account_id] = it
                     heapq.heappush(heap, it)
             if not heap:
                 return
             it = heapq.heappop(heap)
             popped.append(it)
-            e = it[3]
+            e = it[4]
             if (users_only and e.account_id < 0) or (exclude is not None and e.account_id in exclude):
                 continue
             yield e
