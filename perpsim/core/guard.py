@@ -72,37 +72,39 @@ def pct(fraction: int) -> str:
 
 # ---------------------------------------------------------------------- per-account state
 class AccountGuard:
-    """What the guard keeps for one account (plain data)."""
+    """What the guard keeps for one account (plain data). The scalars' defaults live on the class, so
+    a new account costs only its containers; an assignment gives the instance its own value."""
+
+    income_base = 0                  # the running total before the first kept minute
+    loss_reset = 0                   # losses before this time no longer count for the risk test
+    shrink_reset = 0                 # ... nor for the pause
+    risk_test = ""                   # the reason a risk test is required ("" none)
+    risk_test_since = 0
+    quiz: dict | None = None         # {"seed", "started", "answers": [...], "ids": [...]}
+    risk_tests_passed = 0
+    risk_tests_failed = 0
+    pause_until = 0
+    pause_reason = ""
+    temp_ban_until = 0
+    temp_ban_reason = ""
+    banned = ""                      # permanent futures ban reason
+    frozen = ""                      # account freeze reason
+    flagged = ""                     # identity / device duplicate
+    cooling_until = 0
+    max_leverage = 0                 # personal cap (0: none)
+    daily_loss_limit = 0             # 1e-8 units (0: none)
+    day = -1
+    day_income = 0
+    webhook = ""
+    alert_ratios: list | None = None     # per-account overrides of the alert levels
+    alert_distances: list | None = None
 
     def __init__(self) -> None:
         self.liquidations: list = []          # LiquidationRecord history
         self.streak: list[int] = []           # times of the current run of liquidations
         self.income: list[tuple[int, int]] = []   # (minute, running total of trading income), longest window
-        self.income_base = 0                  # the running total before the first kept minute
-        self.loss_reset = 0                   # losses before this time no longer count for the risk test
-        self.shrink_reset = 0                 # ... nor for the pause
         self.triggers: list[int] = []         # times the risk controls fired
-        self.risk_test = ""                   # the reason a risk test is required ("" none)
-        self.risk_test_since = 0
-        self.quiz: dict | None = None         # {"seed", "started", "answers": [...], "ids": [...]}
-        self.risk_tests_passed = 0
-        self.risk_tests_failed = 0
-        self.pause_until = 0
-        self.pause_reason = ""
-        self.temp_ban_until = 0
-        self.temp_ban_reason = ""
-        self.banned = ""                      # permanent futures ban reason
-        self.frozen = ""                      # account freeze reason
         self.features: dict = {}              # {"OPEN": bool, "SYMBOLS": [...], "MAX_LEVERAGE": int, "reason", "until"}
-        self.flagged = ""                     # identity / device duplicate
-        self.cooling_until = 0
-        self.max_leverage = 0                 # personal cap (0: none)
-        self.daily_loss_limit = 0             # 1e-8 units (0: none)
-        self.day = -1
-        self.day_income = 0
-        self.webhook = ""
-        self.alert_ratios: list | None = None     # per-account overrides of the alert levels
-        self.alert_distances: list | None = None
         self.fired: set = set()
         self.notifications: list[dict] = []
         self.appeals: dict = {}               # (symbol, liquidation time) -> decision dict

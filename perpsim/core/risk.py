@@ -63,7 +63,7 @@ class AccountFigures:
     legs; ``cross_notional``: per margin asset, the sum of its cross legs' notionals.
     """
 
-    __slots__ = ("account_id", "acct", "positions", "isolated", "legs", "cross_notional", "_cross", "_ch")
+    __slots__ = ("account_id", "acct", "positions", "isolated", "legs", "cross_notional", "_cross", "_ch", "_assets")
 
     def __init__(self, ch, acct):
         self._ch = ch
@@ -72,10 +72,11 @@ class AccountFigures:
         self.positions = [p for p in acct.positions.values() if p.qty]
         self._cross: dict = {}
         marks, instruments = ch.marks, ch.instruments
-        iso, legs, total = [], {}, {}
+        iso, legs, total, assets = [], {}, {}, set()
         for p in self.positions:
             mp = marks.get(p.symbol) or p.entry_price
             n = notional(p.qty, mp)
+            assets.add(instruments[p.symbol].margin_asset)
             if p.wallet is not None:
                 mm = ch.table(p.symbol).maint_margin(n)
                 mb = p.wallet.balance + unrealized_pnl(p.qty, p.cost, mp)
@@ -88,6 +89,7 @@ class AccountFigures:
         self.isolated = iso
         self.legs = legs
         self.cross_notional = total
+        self._assets = sorted(assets) if len(assets) > 1 else list(assets)
 
     def cross(self, asset: str):
         f = self._cross.get(asset)
@@ -97,8 +99,7 @@ class AccountFigures:
 
     def assets(self) -> list[str]:
         """Margin assets of the open positions, sorted."""
-        ins = self._ch.instruments
-        return sorted({ins[p.symbol].margin_asset for p in self.positions})
+        return self._assets
 
 
 # ---------------------------------------------------------------------- the status bands
