@@ -457,6 +457,14 @@ class RiskPass:
         several times between marks, and free when no mark comes)."""
         return not self.full and account_id in self._banding[name]
 
+    def band_next(self, account_ids) -> None:
+        """Have the next evaluation of these accounts compute their bands at once, as after a mark: for
+        a batch that touched many accounts which a mark will concern soon (a simulated population's
+        setup), so that the mark re-evaluates only those it moves out of their bands."""
+        if not self.full:
+            for banding in self._banding.values():
+                banding.update(account_ids)
+
     def done_banding(self, name: str) -> None:
         self._banding[name].clear()
 

@@ -197,6 +197,7 @@ def apply_bulk(ex: Exchange, cmds, by_command: bool = False) -> list:
             continue
         events += evs
         touched |= accounts_in(evs)
+    ex.risk.band_next(touched)      # the first mark follows at once: band the population now
     events += ex.check_accounts(touched)
     ex.guard.observe(events, ex.now)
     return refused
