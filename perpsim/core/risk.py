@@ -89,7 +89,7 @@ class AccountFigures:
         self.isolated = iso
         self.legs = legs
         self.cross_notional = total
-        self._assets = sorted(assets) if len(assets) > 1 else list(assets)
+        self._assets = sorted(assets)
 
     def cross(self, asset: str):
         f = self._cross.get(asset)
@@ -461,9 +461,8 @@ class RiskPass:
         """Have the next evaluation of these accounts compute their bands at once, as after a mark: for
         a batch that touched many accounts which a mark will concern soon (a simulated population's
         setup), so that the mark re-evaluates only those it moves out of their bands."""
-        if not self.full:
-            for banding in self._banding.values():
-                banding.update(account_ids)
+        for banding in self._banding.values():     # unused in full mode (``wants_bands``)
+            banding.update(account_ids)
 
     def done_banding(self, name: str) -> None:
         self._banding[name].clear()

@@ -33,6 +33,7 @@ from .adl import AdlEntry, _cross_balance, _queue_key, adl_ranking
 
 _NONE, _SIMPLE, _EXACT = 0, 1, 2      # a row: no position on this side; a float row; ranked exactly
 _REL = 1e-15                          # relative error bound of one float conversion or product (>= 4 ulp)
+_NEG_FLOAT, _RANK, _ENTRY = 0, 3, 4   # the fields of a heap item (``AdlQueue._exact``)
 
 
 class AdlQueue:
@@ -98,9 +99,9 @@ class AdlQueue:
         return kind
 
     def _exact(self, acct) -> tuple | None:
-        """``(-ranking as the nearest float, queue key, sequence, ranking, entry, ranking as the
-        nearest float)`` of the account's position on this side, or None. The leading float decides
-        most comparisons in the heap; the exact key only breaks its ties."""
+        """``(-ranking as the nearest float, queue key, sequence, ranking, entry)`` of the account's
+        position on this side, or None. The leading float decides most comparisons in the heap; the
+        exact key only breaks its ties."""
         pos = self._position(acct)
         if pos is None:
             return None
@@ -123,8 +124,9 @@ class AdlQueue:
         rank = adl_ranking(rn, ru, mb)
         e = AdlEntry(acct.id, symbol, pos.side, self.side, pos.qty, n, u, mb, rank, pos.wallet is not None, hedge)
         self.seq += 1                      # items of one account never compare past the key
-        f = float(rank)                    # float(Fraction) is correctly rounded, so monotone: where two
-        return -f, _queue_key(e), self.seq, rank, e, f   # floats differ they order as the exact keys do
+        # float(Fraction) is correctly rounded, so monotone: where two floats differ they order as the
+        # exact keys do
+        return -float(rank), _queue_key(e), self.seq, rank, e
 
     # ------------------------------------------------------------------ the order of a mark
     def _bounds(self, mark: int) -> None:
@@ -153,7 +155,7 @@ class AdlQueue:
         for r in np.flatnonzero((kind != _NONE) & ~sharp).tolist():
             it = self._exact(accounts[self.aid[r]])
             if it is not None:
-                self.current[it[4].account_id] = it
+                self.current[it[_ENTRY].account_id] = it
         self.heap = list(self.current.values())
         heapq.heapify(self.heap)
 
@@ -173,7 +175,7 @@ class AdlQueue:
             return
         current, heap = self.current, self.heap
         for it in self.popped:
-            if current.get(it[4].account_id) is it:
+            if current.get(it[_ENTRY].account_id) is it:
                 heapq.heappush(heap, it)
         self.popped = []
         for aid in changed:                     # same mark: changed accounts are ranked exactly
@@ -188,7 +190,7 @@ class AdlQueue:
                 current[aid] = it
                 heapq.heappush(heap, it)
         if len(heap) > 2 * len(current) + 64:   # drop superseded items now and then
-            self.heap = [it for it in heap if current.get(it[4].account_id) is it]
+            self.heap = [it for it in heap if current.get(it[_ENTRY].account_id) is it]
             heapq.heapify(self.heap)
 
     # ------------------------------------------------------------------ the walk
@@ -203,13 +205,14 @@ class AdlQueue:
         heap, current, popped, excluded = self.heap, self.current, self.popped, self.excluded
         order, bound, n = self.order, self.bound, len(self.order)
         while True:
-            while heap and current.get(heap[0][4].account_id) is not heap[0]:
+            while heap and current.get(heap[0][_ENTRY].account_id) is not heap[0]:
                 heapq.heappop(heap)             # superseded
             p = self.next
             while p < n:
                 if heap:                        # the best admitted beats every row not admitted?
                     top, b = heap[0], bound[p]
-                    if top[5] > b or (top[5] == b and top[3] > b):
+                    f = -top[_NEG_FLOAT]
+                    if f > b or (f == b and top[_RANK] > b):
                         break
                 row = int(order[p])
                 p += 1
@@ -218,13 +221,13 @@ class AdlQueue:
                     continue
                 it = self._exact(accounts[aid_of[row]])
                 if it is not None:
-                    current[it[4].account_id] = it
+                    current[it[_ENTRY].account_id] = it
                     heapq.heappush(heap, it)
             if not heap:
                 return
             it = heapq.heappop(heap)
             popped.append(it)
-            e = it[4]
+            e = it[_ENTRY]
             if (users_only and e.account_id < 0) or (exclude is not None and e.account_id in exclude):
                 continue
             yield e
